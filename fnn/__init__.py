@@ -1,0 +1,32 @@
+"""fnn: a functional deep-learning library on JAX for people who think in PyTorch.
+
+Models are pure functions over parameter pytrees (:mod:`fnn.nn`), losses are pure
+functions (:mod:`fnn.losses`), and optimizers are optax ``(init, update)`` pairs that
+reproduce ``torch.optim`` exactly (:mod:`fnn.optim`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import losses, nn, optim
+
+__version__ = "0.1.0"
+__all__ = ["nn", "optim", "losses", "testfns", "explore", "data", "train", "checkpoint",
+           "interop", "parallel", "enable_compilation_cache"]
+
+_LAZY = {"testfns", "explore", "data", "train", "checkpoint", "interop", "parallel"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    if name == "enable_compilation_cache":
+        from ._cache import enable_compilation_cache
+        return enable_compilation_cache
+    raise AttributeError(f"module 'fnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,67 @@
+"""``fnn.nn``: torch.nn layers as pure modules (see :mod:`fnn.nn.module`).
+
+Layers keep torch's names, arguments, defaults and layouts (``Linear.weight`` is
+``(out, in)``, convolutions are ``OIHW`` on ``NCHW`` inputs). ``fnn.nn.functional`` is
+``torch.nn.functional``; ``fnn.nn.init`` is ``torch.nn.init`` as pure functions of a key.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_getattr
+from .module import (
+    Module,
+    ModuleDict,
+    ModuleList,
+    Sequential,
+    named_parameters,
+    num_parameters,
+    summary,
+)
+
+_TABLE = {
+    # linear.py
+    "Identity": ".linear", "Linear": ".linear", "Bilinear": ".linear",
+    # reshape.py
+    "Flatten": ".reshape", "Unflatten": ".reshape",
+    # conv.py
+    "Conv1d": ".conv", "Conv2d": ".conv", "Conv3d": ".conv",
+    "ConvTranspose1d": ".conv", "ConvTranspose2d": ".conv",
+    # pooling.py
+    "MaxPool1d": ".pooling", "MaxPool2d": ".pooling", "AvgPool1d": ".pooling",
+    "AvgPool2d": ".pooling", "AdaptiveAvgPool1d": ".pooling", "AdaptiveAvgPool2d": ".pooling",
+    "AdaptiveMaxPool2d": ".pooling",
+    # activation.py
+    "ReLU": ".activation", "ReLU6": ".activation", "LeakyReLU": ".activation",
+    "PReLU": ".activation", "ELU": ".activation", "SELU": ".activation", "CELU": ".activation",
+    "GELU": ".activation", "SiLU": ".activation", "Mish": ".activation",
+    "Sigmoid": ".activation", "Tanh": ".activation", "Hardtanh": ".activation",
+    "Hardsigmoid": ".activation", "Hardswish": ".activation", "Softplus": ".activation",
+    "Softsign": ".activation", "Softmax": ".activation", "LogSoftmax": ".activation",
+    "Threshold": ".activation",
+    # dropout.py
+    "Dropout": ".dropout", "Dropout2d": ".dropout",
+    # normalization.py
+    "BatchNorm1d": ".normalization", "BatchNorm2d": ".normalization",
+    "LayerNorm": ".normalization", "GroupNorm": ".normalization",
+    # sparse.py
+    "Embedding": ".sparse",
+    # loss.py (the constructor forms of fnn.losses)
+    "L1Loss": ".loss", "MSELoss": ".loss", "CrossEntropyLoss": ".loss", "NLLLoss": ".loss",
+    "BCELoss": ".loss", "BCEWithLogitsLoss": ".loss", "KLDivLoss": ".loss",
+    "HuberLoss": ".loss", "SmoothL1Loss": ".loss", "SoftMarginLoss": ".loss",
+    "MultiLabelSoftMarginLoss": ".loss", "MultiMarginLoss": ".loss",
+    "MultiLabelMarginLoss": ".loss", "HingeEmbeddingLoss": ".loss",
+    "CosineEmbeddingLoss": ".loss", "MarginRankingLoss": ".loss",
+    "TripletMarginLoss": ".loss", "TripletMarginWithDistanceLoss": ".loss",
+    "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
+    # submodules
+    "functional": ".functional", "init": ".init",
+}
+__getattr__, _dir = lazy_getattr(__name__, _TABLE)
+
+__all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "named_parameters",
+           "num_parameters", "summary", *_TABLE]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(_dir()) | set(__all__))

@@ -1,0 +1,1 @@
+"""Implementation files of ``fnn.nn.functional``, one per family of operations."""

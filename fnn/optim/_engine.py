@@ -1,0 +1,240 @@
+"""The optimizer engine: everything an optimizer needs besides its math.
+
+An fnn optimizer is a :class:`Rule` -- torch's single-tensor update for one parameter,
+written top to bottom -- plus its hyperparameters. :func:`build` turns a rule into an
+``optax.GradientTransformationExtraArgs`` and does all the plumbing once:
+
+* mapping the rule over the leaves of a parameter pytree;
+* torch-style **param groups** chosen by glob on dotted parameter names
+  (``param_groups=[{"params": "classifier.*", "lr": 1e-3}]``; first match wins; the
+  parameters that match no group form the *default group*, which is always the last
+  group, index ``len(param_groups)``);
+* **hyperparameters kept in the state** (``state.param_groups[i]["lr"]``), so they can be
+  read and changed between steps (:mod:`fnn.optim.hyperparams`), and batched with vmap;
+* ``lr`` (or any numeric hyperparameter) given as a **schedule** ``count -> value``;
+* ``maximize`` (the gradient is negated before anything else, as in torch);
+* the **step count** ``t`` (1 on the first update) handed to the rule;
+* **validation** with torch's messages (each factory passes its validator).
+
+Scalars derived from hyperparameters (bias corrections and the like) are computed in the
+hyperparameter dtype: float64 when ``jax_enable_x64`` is on -- torch's Python-double
+arithmetic -- and float32 otherwise; rules round them to the parameter dtype once, as a
+Python scalar entering a torch float32 kernel is.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .. import _tree
+
+__all__ = ["Rule", "OptState", "build", "hyper_dtype", "cast", "lerp", "is_concrete"]
+
+PyTree = Any
+
+
+class Rule(NamedTuple):
+    """One optimizer's math for a single parameter array (torch's ``_single_tensor_*``).
+
+    ``init(param, hp) -> slots``: the per-parameter state as a dict named as torch's
+    ``optimizer.state[p]`` (``{"exp_avg": ..., "exp_avg_sq": ...}``). ``hp`` holds the
+    group's hyperparameters as given to the factory (Python numbers stay Python numbers).
+    ``update(param, grad, slots, hp, t) -> (new_param, new_slots)``: one step. ``grad``
+    is already negated for ``maximize``; ``hp`` holds the group's hyperparameters
+    (numeric ones as 0-d arrays in :func:`hyper_dtype`, static ones as Python values);
+    ``t`` is the step number after incrementing (1 on the first step) in the same dtype.
+    ``static``: hyperparameter names that are Python values (flags, modes, sizes) and
+    shape the computation; every other hyperparameter lives in the optimizer state.
+    """
+
+    name: str
+    init: Callable[[jax.Array, Mapping[str, Any]], dict]
+    update: Callable[..., tuple[jax.Array, dict]]
+    static: tuple[str, ...] = ()
+
+
+class OptState(NamedTuple):
+    """State of every engine-built optimizer.
+
+    ``step``: updates done so far (int32). ``param_groups``: one dict per group of the
+    numeric hyperparameters in force (torch's ``optimizer.param_groups[i]``, without
+    ``"params"``); the default group is last. ``state``: a pytree shaped like the params
+    whose leaves are replaced by the per-parameter slot dicts (torch's ``optimizer.state``).
+    """
+
+    step: jax.Array
+    param_groups: tuple[dict[str, Any], ...]
+    state: PyTree
+
+
+def hyper_dtype() -> Any:
+    """float64 when ``jax_enable_x64`` is on (torch's Python doubles), else float32."""
+    return jnp.result_type(float)
+
+
+def cast(x: Any, like: jax.Array) -> jax.Array:
+    """Round a hyperparameter-derived scalar to ``like``'s dtype, once."""
+    return jnp.asarray(x).astype(like.dtype)
+
+
+def lerp(a: jax.Array, b: jax.Array, w: Any) -> jax.Array:
+    """torch's ``a.lerp_(b, w)`` = ``a + w*(b - a)`` with torch's two-sided formula."""
+    w = cast(w, a)
+    return jnp.where(w < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
+
+
+def is_concrete(x: Any) -> bool:
+    """True if ``x`` is a number we can validate now (not a tracer inside jit/vmap)."""
+    if isinstance(x, jax.core.Tracer):
+        return False
+    return isinstance(x, (numbers.Number, np.ndarray, np.generic, jax.Array))
+
+
+def _is_number(x: Any) -> bool:
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, (numbers.Number, np.ndarray, np.generic, jax.Array, jax.core.Tracer)):
+        return True
+    if isinstance(x, (tuple, list)) and x and all(_is_number(v) for v in x):
+        return True
+    return False
+
+
+def _to_hyper(x: Any) -> Any:
+    if isinstance(x, (tuple, list)):
+        return tuple(_to_hyper(v) for v in x)
+    return jnp.asarray(x, dtype=hyper_dtype())
+
+
+def _normalize_patterns(group: Mapping[str, Any], i: int) -> tuple[str, ...]:
+    if "params" not in group:
+        raise ValueError(f'param_groups[{i}] has no "params" entry (a glob such as "classifier.*")')
+    pats = group["params"]
+    if isinstance(pats, str):
+        return (pats,)
+    if isinstance(pats, (list, tuple)) and all(isinstance(p, str) for p in pats):
+        return tuple(pats)
+    raise TypeError(
+        f'param_groups[{i}]["params"] must be a glob string or a list of them (dotted parameter '
+        f"names such as 'fc1.*'), not {type(pats).__name__}")
+
+
+def _assign_groups(names: Sequence[str], patterns: Sequence[tuple[str, ...]]) -> list[int]:
+    out = []
+    for name in names:
+        for gi, pats in enumerate(patterns):
+            if any(fnmatch.fnmatchcase(name, p) for p in pats):
+                out.append(gi)
+                break
+        else:
+            out.append(len(patterns))
+    return out
+
+
+def build(
+    rule: Rule,
+    defaults: Mapping[str, Any],
+    param_groups: Sequence[Mapping[str, Any]] | None = None,
+    validate: Callable[[Mapping[str, Any]], None] | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Turn ``rule`` and its hyperparameters into an optax transformation.
+
+    ``defaults`` are the factory's arguments (torch's ``optimizer.defaults``);
+    ``param_groups`` overrides them per group; ``validate(hp)`` raises torch's
+    ``ValueError`` for invalid values and runs on the defaults and on every group.
+    """
+    if validate is not None:
+        validate(defaults)
+    groups = [dict(g) for g in (param_groups or ())]
+    patterns = []
+    merged: list[dict[str, Any]] = []
+    for i, g in enumerate(groups):
+        patterns.append(_normalize_patterns(g, i))
+        unknown = sorted(set(g) - set(defaults) - {"params"})
+        if unknown:
+            raise ValueError(
+                f"param_groups[{i}]: unknown hyperparameter(s) {unknown} for {rule.name}; "
+                f"valid: {sorted(defaults)}")
+        hp = {**defaults, **{k: v for k, v in g.items() if k != "params"}}
+        if validate is not None:
+            validate(hp)
+        merged.append(hp)
+    merged.append(dict(defaults))  # the default group, last
+
+    static_groups = []
+    dynamic_init = []
+    schedules = []
+    for hp in merged:
+        st, dyn, sch = {}, {}, {}
+        for k, v in hp.items():
+            if k in rule.static:
+                st[k] = v
+            elif callable(v):
+                sch[k] = v
+            elif _is_number(v):
+                dyn[k] = v
+            else:
+                st[k] = v
+        static_groups.append(st)
+        dynamic_init.append(dyn)
+        schedules.append(sch)
+
+    def _current(dyn: Mapping[str, Any], sch: Mapping[str, Callable], count: jax.Array) -> dict:
+        out = dict(dyn)
+        for k, f in sch.items():
+            out[k] = _to_hyper(f(count))
+        return out
+
+    def init(params: PyTree) -> OptState:
+        names = _tree.leaf_names(params)
+        leaves, treedef = jax.tree_util.tree_flatten(params)
+        gidx = _assign_groups(names, patterns)
+        count = jnp.zeros((), jnp.int32)
+        hps = tuple(_current({k: _to_hyper(v) for k, v in dyn.items()}, sch, count)
+                    for dyn, sch in zip(dynamic_init, schedules))
+        slots = []
+        for p, gi in zip(leaves, gidx):
+            p = jnp.asarray(p)
+            # init sees the hyperparameters as given (Python numbers where they were), so a
+            # rule can decide statically which slots exist (SGD's momentum_buffer).
+            raw = {k: (v(count) if callable(v) and k not in rule.static else v)
+                   for k, v in merged[gi].items()}
+            slots.append(rule.init(p, raw))
+        return OptState(count, hps, jax.tree_util.tree_unflatten(treedef, slots))
+
+    def update(updates: PyTree, state: OptState, params: PyTree | None = None, **extra_args: Any):
+        del extra_args
+        if params is None:
+            raise ValueError(f"{rule.name} needs the current parameters: call opt.update(grads, state, params)")
+        if not isinstance(state, OptState):
+            raise TypeError(f"{rule.name}.update expects the OptState made by its init, got {type(state).__name__}")
+        count = state.step
+        hps = tuple(_current(dyn, sch, count) for dyn, sch in zip(state.param_groups, schedules))
+        t = (count + 1).astype(hyper_dtype())
+        names = _tree.leaf_names(updates)
+        g_leaves, treedef = jax.tree_util.tree_flatten(updates)
+        p_leaves = treedef.flatten_up_to(params)
+        s_leaves = treedef.flatten_up_to(state.state)
+        gidx = _assign_groups(names, patterns)
+        deltas, new_slots = [], []
+        for g, p, s, gi in zip(g_leaves, p_leaves, s_leaves, gidx):
+            hp = {**hps[gi], **static_groups[gi]}
+            g = jnp.asarray(g).astype(p.dtype)
+            if hp.get("maximize", False):
+                g = -g
+            new_p, ns = rule.update(p, g, s, hp, t)
+            deltas.append((new_p - p).astype(p.dtype))
+            new_slots.append(ns)
+        return (jax.tree_util.tree_unflatten(treedef, deltas),
+                OptState(count + 1, hps, jax.tree_util.tree_unflatten(treedef, new_slots)))
+
+    update.fnn_rule = rule.name  # type: ignore[attr-defined]
+    return optax.GradientTransformationExtraArgs(init, update)

@@ -1,0 +1,145 @@
+"""Read and change hyperparameters between steps, per param group.
+
+A torch user writes ``optimizer.param_groups[0]["lr"] = 1e-3``. In fnn the
+hyperparameters live in the optimizer state (``state.param_groups``), so changing them
+returns a new state::
+
+    state = optim.set_lr(state, 1e-3)               # every group
+    state = optim.set_lr(state, 1e-3, group=0)      # one group
+    optim.get_lr(state)                             # [lr of group 0, group 1, ...]
+    state = optim.set_hyperparam(state, "momentum", 0.8, group=1)
+
+These functions find the fnn optimizer state anywhere inside a composite optax state
+(``optax.chain``, ``optax.apply_if_finite``, ...). The default group (parameters that
+matched no ``param_groups`` glob) is the last group. A hyperparameter given to the factory
+as a schedule is recomputed from the step count at every update, so setting it only lasts
+until the next update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax.numpy as jnp
+
+__all__ = ["get_hyperparams", "get_hyperparam", "set_hyperparam", "get_lr", "set_lr", "find_state"]
+
+
+def _is_target(s: Any) -> bool:
+    return hasattr(s, "_fields") and "param_groups" in s._fields
+
+
+def _map_states(state: Any, fn: Callable[[Any], Any]) -> tuple[Any, int]:
+    """Rebuild ``state`` with ``fn`` applied to every fnn optimizer state inside it."""
+    if _is_target(state):
+        return fn(state), 1
+    if hasattr(state, "_fields"):  # another NamedTuple: recurse into its fields
+        n = 0
+        vals = []
+        for v in state:
+            nv, k = _map_states(v, fn)
+            vals.append(nv)
+            n += k
+        return (type(state)(*vals) if n else state), n
+    if isinstance(state, (tuple, list)):
+        n = 0
+        vals = []
+        for v in state:
+            nv, k = _map_states(v, fn)
+            vals.append(nv)
+            n += k
+        return (type(state)(vals) if n else state), n
+    if isinstance(state, dict):
+        n = 0
+        out = {}
+        for key, v in state.items():
+            out[key], k = _map_states(v, fn)
+            n += k
+        return (out if n else state), n
+    return state, 0
+
+
+def find_state(state: Any) -> Any:
+    """The first fnn optimizer state (a NamedTuple with ``param_groups``) inside ``state``."""
+    found = []
+
+    def grab(s):
+        found.append(s)
+        return s
+
+    _map_states(state, grab)
+    if not found:
+        raise ValueError("no fnn optimizer state (with param_groups) found in this state")
+    return found[0]
+
+
+def get_hyperparams(state: Any) -> list[dict[str, Any]]:
+    """The hyperparameters of every group: ``[{"lr": ..., "betas": (...), ...}, ...]``."""
+    return [dict(g) for g in find_state(state).param_groups]
+
+
+def get_hyperparam(state: Any, name: str, group: int | None = None) -> Any:
+    groups = find_state(state).param_groups
+    _check_name(groups, name)
+    if group is not None:
+        return groups[group][name]
+    return [g[name] for g in groups]
+
+
+def get_lr(state: Any) -> list[Any]:
+    """The learning rate of every group, as torch's ``[g["lr"] for g in opt.param_groups]``."""
+    return get_hyperparam(state, "lr")
+
+
+def _check_name(groups: Sequence[dict], name: str) -> None:
+    if not any(name in g for g in groups):
+        valid = sorted({k for g in groups for k in g})
+        raise KeyError(f"unknown hyperparameter {name!r}; this optimizer's state holds {valid}")
+
+
+def _convert(old: Any, value: Any) -> Any:
+    if isinstance(old, tuple):
+        if not isinstance(value, (tuple, list)) or len(value) != len(old):
+            raise ValueError(f"expected a tuple of {len(old)} values, got {value!r}")
+        return tuple(_convert(o, v) for o, v in zip(old, value))
+    return jnp.asarray(value, dtype=jnp.asarray(old).dtype)
+
+
+def set_hyperparam(state: Any, name: str, value: Any, group: int | None = None) -> Any:
+    """A new state with hyperparameter ``name`` set to ``value``.
+
+    ``group=None`` sets every group; ``value`` may then also be a list with one value per
+    group (as a scheduler writes them).
+    """
+
+    def fn(s):
+        groups = list(s.param_groups)
+        _check_name(groups, name)
+        if group is not None:
+            if not -len(groups) <= group < len(groups):
+                raise IndexError(f"group {group} out of range: this optimizer has {len(groups)} groups")
+            targets = {group % len(groups): value}
+        elif isinstance(value, list):
+            if len(value) != len(groups):
+                raise ValueError(f"expected {len(groups)} values (one per group), got {len(value)}")
+            targets = dict(enumerate(value))
+        else:
+            targets = {i: value for i in range(len(groups))}
+        for i, v in targets.items():
+            g = dict(groups[i])
+            if name not in g:
+                raise KeyError(f"group {i} has no hyperparameter {name!r}")
+            g[name] = _convert(g[name], v)
+            groups[i] = g
+        return s._replace(param_groups=tuple(groups))
+
+    new, n = _map_states(state, fn)
+    if n == 0:
+        raise ValueError("no fnn optimizer state (with param_groups) found in this state")
+    return new
+
+
+def set_lr(state: Any, lr: Any, group: int | None = None) -> Any:
+    """A new state with the learning rate set (every group, or one)."""
+    return set_hyperparam(state, "lr", lr, group)

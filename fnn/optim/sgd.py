@@ -1,0 +1,75 @@
+"""SGD with momentum, dampening, Nesterov and weight decay: ``torch.optim.SGD``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax.numpy as jnp
+import optax
+
+from ._engine import Rule, build, cast, is_concrete
+from ._validation import check, check_lr, check_momentum, check_weight_decay
+
+__all__ = ["sgd"]
+
+
+def _init(p, hp):
+    # torch keeps a momentum_buffer only where momentum != 0 (a traced momentum: keep one)
+    m = hp["momentum"]
+    has_buffer = not (is_concrete(m) and float(m) == 0)
+    return {"momentum_buffer": jnp.zeros_like(p)} if has_buffer else {}
+
+
+def _update(p, g, s, hp, t):
+    lr, mu, damp, wd = hp["lr"], hp["momentum"], hp["dampening"], hp["weight_decay"]
+    g = g + cast(wd, p) * p
+    if "momentum_buffer" in s:
+        buf = s["momentum_buffer"]
+        # torch: the first step copies g into the buffer, with no dampening
+        buf = jnp.where(t == 1, g, cast(mu, p) * buf + cast(1 - damp, p) * g)
+        g = g + cast(mu, p) * buf if hp["nesterov"] else buf
+        s = {"momentum_buffer": buf}
+    return p - cast(lr, p) * g, s
+
+
+RULE = Rule("SGD", _init, _update, static=("nesterov", "maximize"))
+
+
+def _validate(hp: Mapping[str, Any]) -> None:
+    check_lr(hp["lr"])
+    check_momentum(hp["momentum"])
+    check_weight_decay(hp["weight_decay"])
+    if hp["nesterov"]:
+        mu, damp = hp["momentum"], hp["dampening"]
+        check(not (mu <= 0 or damp != 0), "Nesterov momentum requires a momentum and zero dampening")
+
+
+def sgd(
+    lr: Any = 1e-3,
+    momentum: float = 0,
+    dampening: float = 0,
+    weight_decay: float = 0,
+    nesterov: bool = False,
+    *,
+    maximize: bool = False,
+    param_groups: Sequence[Mapping[str, Any]] | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    r"""Stochastic gradient descent, exactly ``torch.optim.SGD``.
+
+    .. math::
+        g_t &= \pm\nabla_\theta f(\theta_{t-1}) + \lambda\theta_{t-1} \\
+        b_t &= \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1\end{cases} \\
+        \theta_t &= \theta_{t-1} - \gamma\,(g_t + \mu b_t \text{ if nesterov else } b_t)
+
+    (without momentum, :math:`\theta_t = \theta_{t-1} - \gamma g_t`). This is torch's
+    convention ``v = mu*v + g; p -= lr*v`` (not Sutskever's ``v = mu*v + lr*g``); the
+    buffer exists only where ``momentum != 0`` (``state["momentum_buffer"]``).
+
+    torch: ``torch.optim.SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+    nesterov=False, maximize=False)``. Nesterov: Sutskever et al., "On the importance of
+    initialization and momentum in deep learning" (ICML 2013).
+    """
+    defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                    nesterov=nesterov, maximize=maximize)
+    return build(RULE, defaults, param_groups, _validate)
