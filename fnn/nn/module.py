@@ -331,6 +331,21 @@ class ModuleList(Module):
     def __iter__(self) -> Iterator[Module]:
         return self.children()
 
+    def __repr__(self) -> str:
+        """torch's ModuleList repr: runs of identical children print once as ``(0-1): 2 x ...``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return "ModuleList()"
+        runs: list[list] = []  # [start, end, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [_indent(f"({s}): {r}" if s == e else f"({s}-{e}): {e - s + 1} x {r}", 2)
+                 for s, e, r in runs]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     """``torch.nn.ModuleDict``: submodules by name, in insertion order."""

@@ -17,30 +17,42 @@ from __future__ import annotations
 
 from optax import apply_updates
 
-from .._lazy import lazy_getattr
+from . import lr_scheduler, swa_utils
 from ._engine import OptState, Rule, build
+from .adabelief import adabelief
+from .adabound import adabound
+from .adadelta import adadelta
+from .adafactor import adafactor
+from .adagrad import adagrad
+from .adahessian import adahessian
+from .adam import adam
+from .adamax import adamax
+from .adamw import adamw
+from .asgd import asgd, asgd_averaged
 from .hyperparams import get_hyperparam, get_hyperparams, get_lr, set_hyperparam, set_lr
+from .lbfgs import lbfgs
+from .madgrad import madgrad
+from .muon import muon
+from .nadam import nadam
+from .qhadam import qhadam
+from .radam import radam
+from .rmsprop import rmsprop
+from .rprop import rprop
+from .sgd import sgd
+from .sparse_adam import sparse_adam
+from .step import step
+from .swats import swats
+from .yogi import yogi
 
-_TABLE = {
+__all__ = [
     # torch.optim
-    "sgd": ".sgd", "adam": ".adam", "adamw": ".adamw", "adamax": ".adamax", "nadam": ".nadam",
-    "radam": ".radam", "adagrad": ".adagrad", "adadelta": ".adadelta", "rmsprop": ".rmsprop",
-    "rprop": ".rprop", "asgd": ".asgd", "adafactor": ".adafactor", "muon": ".muon",
-    "sparse_adam": ".sparse_adam", "lbfgs": ".lbfgs",
+    "sgd", "adam", "adamw", "adamax", "nadam", "radam", "adagrad", "adadelta", "rmsprop",
+    "rprop", "asgd", "asgd_averaged", "adafactor", "muon", "sparse_adam", "lbfgs",
     # the extended family (torchopt / torch-optimizer)
-    "adabelief": ".adabelief", "adabound": ".adabound", "adahessian": ".adahessian",
-    "madgrad": ".madgrad", "qhadam": ".qhadam", "swats": ".swats", "yogi": ".yogi",
-    # closure-style stepping
-    "step": ".step",
-    # submodules
-    "lr_scheduler": ".lr_scheduler", "swa_utils": ".swa_utils",
-}
-__getattr__, _dir = lazy_getattr(__name__, _TABLE)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(_dir()) | set(__all__))
-
-
-__all__ = ["apply_updates", "build", "Rule", "OptState", "get_lr", "set_lr", "get_hyperparam",
-           "get_hyperparams", "set_hyperparam", *_TABLE]
+    "adabelief", "adabound", "adahessian", "madgrad", "qhadam", "swats", "yogi",
+    # stepping, updates, hyperparameters
+    "step", "apply_updates", "get_lr", "set_lr", "get_hyperparam", "get_hyperparams",
+    "set_hyperparam",
+    # the engine (to write your own optimizer) and the submodules
+    "build", "Rule", "OptState", "lr_scheduler", "swa_utils",
+]

@@ -36,7 +36,8 @@ import optax
 
 from .. import _tree
 
-__all__ = ["Rule", "OptState", "build", "hyper_dtype", "cast", "lerp", "is_concrete"]
+__all__ = ["Rule", "OptState", "build", "hyper_dtype", "cast", "lerp", "is_concrete",
+           "weight_decay", "torch_scalar", "find_slots"]
 
 PyTree = Any
 
@@ -59,6 +60,10 @@ class Rule(NamedTuple):
     init: Callable[[jax.Array, Mapping[str, Any]], dict]
     update: Callable[..., tuple[jax.Array, dict]]
     static: tuple[str, ...] = ()
+    # optional whole-tree precomputation before the per-leaf rule runs (AdaHessian's
+    # Hutchinson diagonal): ``prepare(grads, params, extra_args) -> aux`` shaped like the
+    # params; ``update`` then gets its leaf as a sixth argument, ``update(p, g, s, hp, t, aux)``
+    prepare: Callable[[PyTree, PyTree, Mapping[str, Any]], PyTree] | None = None
 
 
 class OptState(NamedTuple):
@@ -89,6 +94,35 @@ def lerp(a: jax.Array, b: jax.Array, w: Any) -> jax.Array:
     """torch's ``a.lerp_(b, w)`` = ``a + w*(b - a)`` with torch's two-sided formula."""
     w = cast(w, a)
     return jnp.where(w < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
+
+
+def weight_decay(p: jax.Array, g: jax.Array, lr: Any, wd: Any,
+                 decoupled: bool = False) -> tuple[jax.Array, jax.Array]:
+    """torch's weight decay: ``(p*(1 - lr*wd), g)`` if ``decoupled`` else ``(p, g + wd*p)``.
+
+    Coupled (L2) decay adds ``wd*p`` to the gradient (``grad.add(param, alpha=wd)``);
+    decoupled decay (AdamW, Loshchilov & Hutter 2019) shrinks the parameter first, with
+    ``1 - lr*wd`` computed in the hyperparameter dtype and rounded once.
+    """
+    if decoupled:
+        return p * cast(1 - lr * wd, p), g
+    return p, g + cast(wd, p) * p
+
+
+def torch_scalar(x: Any) -> jax.Array:
+    """Round ``x`` as torch stores a 0-d scalar state tensor (NAdam's ``mu_product``,
+    ASGD's ``eta``/``mu``): in torch's default dtype, float32, whatever the params' dtype."""
+    return jnp.asarray(x).astype(jnp.float32)
+
+
+def find_slots(state: Any, slot: str) -> PyTree:
+    """The per-parameter state ``slot`` as a pytree shaped like the params
+    (``find_slots(state, "exp_avg")``); ``state`` may be a composite optax state."""
+    from .hyperparams import find_state
+
+    s = find_state(state)
+    is_slots = lambda x: isinstance(x, dict) and slot in x
+    return jax.tree_util.tree_map(lambda d: d[slot], s.state, is_leaf=is_slots)
 
 
 def is_concrete(x: Any) -> bool:
@@ -211,7 +245,6 @@ def build(
         return OptState(count, hps, jax.tree_util.tree_unflatten(treedef, slots))
 
     def update(updates: PyTree, state: OptState, params: PyTree | None = None, **extra_args: Any):
-        del extra_args
         if params is None:
             raise ValueError(f"{rule.name} needs the current parameters: call opt.update(grads, state, params)")
         if not isinstance(state, OptState):
@@ -224,17 +257,24 @@ def build(
         p_leaves = treedef.flatten_up_to(params)
         s_leaves = treedef.flatten_up_to(state.state)
         gidx = _assign_groups(names, patterns)
+        aux = ((None,) * len(g_leaves) if rule.prepare is None
+               else treedef.flatten_up_to(rule.prepare(updates, params, extra_args)))
         deltas, new_slots = [], []
-        for g, p, s, gi in zip(g_leaves, p_leaves, s_leaves, gidx):
+        for g, p, s, gi, a in zip(g_leaves, p_leaves, s_leaves, gidx, aux):
             hp = {**hps[gi], **static_groups[gi]}
             g = jnp.asarray(g).astype(p.dtype)
             if hp.get("maximize", False):
                 g = -g
-            new_p, ns = rule.update(p, g, s, hp, t)
+            extra = () if rule.prepare is None else (a,)
+            new_p, ns = rule.update(p, g, s, hp, t, *extra)
             deltas.append((new_p - p).astype(p.dtype))
             new_slots.append(ns)
         return (jax.tree_util.tree_unflatten(treedef, deltas),
                 OptState(count + 1, hps, jax.tree_util.tree_unflatten(treedef, new_slots)))
 
+    # what interop and tooling read back: the rule, every group's merged hyperparameters
+    # (default group last) and the groups' glob patterns
     update.fnn_rule = rule.name  # type: ignore[attr-defined]
+    update.fnn_groups = [dict(hp) for hp in merged]  # type: ignore[attr-defined]
+    update.fnn_patterns = list(patterns)  # type: ignore[attr-defined]
     return optax.GradientTransformationExtraArgs(init, update)

@@ -13,7 +13,7 @@ import numpy as np
 from ._engine import is_concrete
 
 __all__ = ["check", "check_lr", "check_eps", "check_betas", "check_weight_decay",
-           "check_momentum", "fmt"]
+           "check_momentum", "check_min", "check_tensor_lr", "check_adam_family", "fmt"]
 
 
 def fmt(x: Any) -> str:
@@ -40,12 +40,22 @@ def check(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def check_lr(lr: Any) -> None:
+def check_tensor_lr(lr: Any) -> None:
+    """torch's first check in every optimizer: an array lr must hold one element."""
     if is_concrete(lr) and np.asarray(lr).size != 1:
         raise ValueError("Tensor lr must be 1-element")
-    v = _val(lr)
-    if v is not None and not 0.0 <= v:
-        raise ValueError(f"Invalid learning rate: {fmt(lr)}")
+
+
+def check_min(x: Any, message: str, low: float = 0.0, strict: bool = False) -> None:
+    """Raise ``message.format(x)`` unless ``x >= low`` (``x > low`` if ``strict``)."""
+    v = _val(x)
+    if v is not None and not (low < v if strict else low <= v):
+        raise ValueError(message.format(fmt(x)))
+
+
+def check_lr(lr: Any) -> None:
+    check_tensor_lr(lr)
+    check_min(lr, "Invalid learning rate: {}")
 
 
 def check_eps(eps: Any) -> None:
@@ -71,3 +81,11 @@ def check_momentum(momentum: Any) -> None:
     v = _val(momentum)
     if v is not None and not 0.0 <= v:
         raise ValueError(f"Invalid momentum value: {fmt(momentum)}")
+
+
+def check_adam_family(hp: Any) -> None:
+    """lr, eps, betas, weight_decay: the checks of Adamax, NAdam and RAdam, in torch's order."""
+    check_lr(hp["lr"])
+    check_eps(hp["eps"])
+    check_betas(hp["betas"])
+    check_weight_decay(hp["weight_decay"])

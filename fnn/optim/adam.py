@@ -8,7 +8,7 @@ from typing import Any
 import jax.numpy as jnp
 import optax
 
-from ._engine import Rule, build, cast, lerp
+from ._engine import Rule, build, cast, lerp, weight_decay
 from ._validation import check, check_betas, check_eps, check_lr, check_weight_decay
 
 __all__ = ["adam"]
@@ -23,10 +23,7 @@ def _init(p, hp):
 
 def _update(p, g, s, hp, t):
     lr, (beta1, beta2), eps, wd = hp["lr"], hp["betas"], hp["eps"], hp["weight_decay"]
-    if hp["decoupled_weight_decay"]:
-        p = p * cast(1 - lr * wd, p)
-    else:
-        g = g + cast(wd, p) * p
+    p, g = weight_decay(p, g, lr, wd, hp["decoupled_weight_decay"])
     m = lerp(s["exp_avg"], g, 1 - beta1)
     v = cast(beta2, p) * s["exp_avg_sq"] + cast(1 - beta2, p) * g * g
     bias_correction1 = 1 - beta1**t

@@ -8,7 +8,7 @@ from typing import Any
 import jax.numpy as jnp
 import optax
 
-from ._engine import Rule, build, cast, is_concrete
+from ._engine import Rule, build, cast, is_concrete, weight_decay
 from ._validation import check, check_lr, check_momentum, check_weight_decay
 
 __all__ = ["sgd"]
@@ -23,7 +23,7 @@ def _init(p, hp):
 
 def _update(p, g, s, hp, t):
     lr, mu, damp, wd = hp["lr"], hp["momentum"], hp["dampening"], hp["weight_decay"]
-    g = g + cast(wd, p) * p
+    p, g = weight_decay(p, g, lr, wd)
     if "momentum_buffer" in s:
         buf = s["momentum_buffer"]
         # torch: the first step copies g into the buffer, with no dampening

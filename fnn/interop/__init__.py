@@ -1,0 +1,1 @@
+"""Interoperability with other frameworks: :mod:`fnn.interop.torch` (torch is imported lazily)."""

@@ -1,0 +1,194 @@
+r"""Convolutions: ``conv1d/2d/3d`` and ``conv_transpose1d/2d`` (torch layouts and arguments).
+
+Inputs are ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``. Convolution weights are
+``(out_channels, in_channels/groups, *kernel)``; transposed-convolution weights are torch's
+``(in_channels, out_channels/groups, *kernel)``. Both lower to one
+``jax.lax.conv_general_dilated`` call, the single place where a convolution happens in fnn
+(a faster kernel can be slotted in here).
+
+torch's "convolution" is a cross-correlation:
+
+.. math::
+    y[n, o, \mathbf{i}] = b[o] + \sum_{c \in \text{group}(o)} \sum_{\mathbf{j}}
+        w[o, c, \mathbf{j}] \; x_{\text{pad}}[n, c, \mathbf{s}\odot\mathbf{i} + \mathbf{d}\odot\mathbf{j}]
+
+and the transposed convolution is its adjoint with respect to the input (the gradient of
+a convolution), with ``output_padding`` extra rows at the high end of each dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ._window import check_positive, check_rank, ntuple, window_output_size
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"]
+
+_DIMS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
+IntOrTuple = int | Sequence[int]
+
+
+def conv_padding(padding: str | IntOrTuple, n: int, kernel: Sequence[int], stride: Sequence[int],
+                 dilation: Sequence[int], who: str) -> list[tuple[int, int]]:
+    """``(low, high)`` padding per spatial dim for an int, a tuple, ``'valid'`` or ``'same'``.
+
+    ``'same'`` pads ``d*(k-1)`` in total, the odd element on the high side, as torch does.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0)] * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{who}: padding='same' is not supported for strided convolutions")
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return [(t // 2, t - t // 2) for t in totals]
+        raise ValueError(
+            f"{who}: Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+    pads = ntuple(padding, n, "padding", who)
+    if any(p < 0 for p in pads):
+        raise ValueError(f"{who}: negative padding is not supported, got padding={pads}")
+    return [(p, p) for p in pads]
+
+
+def check_conv_input(who: str, input: Any, weight_shape: Sequence[int], groups: int, n: int,
+                     transposed: bool = False) -> bool:
+    """Rank and channel checks (torch's messages); returns whether ``input`` is batched."""
+    batched = check_rank(input, n, who)
+    channels = input.shape[1 if batched else 0]
+    expected = weight_shape[0] if transposed else weight_shape[1] * groups
+    if channels != expected:
+        raise ValueError(
+            f"{who}: given groups={groups}, weight of size {list(weight_shape)}, expected input "
+            f"{list(input.shape)} to have {expected} channels, but got {channels} channels instead")
+    return batched
+
+
+def _promote(input: jax.Array, weight: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Common dtype of input and weight (JAX promotion, as ``jnp.matmul`` in ``linear``)."""
+    dtype = jnp.result_type(input, weight)
+    return jnp.asarray(input, dtype), jnp.asarray(weight, dtype)
+
+
+def _add_bias(who: str, y: jax.Array, bias: jax.Array | None, n: int) -> jax.Array:
+    if bias is None:
+        return y
+    if tuple(bias.shape) != (y.shape[1],):
+        raise ValueError(f"{who}: expected bias of shape ({y.shape[1]},), got {tuple(bias.shape)}")
+    return y + bias.reshape((-1,) + (1,) * n)
+
+
+def _conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Array | None,
+             stride: IntOrTuple, padding: str | IntOrTuple, dilation: IntOrTuple,
+             groups: int) -> jax.Array:
+    if len(weight.shape) != n + 2:
+        raise ValueError(f"{who}: weight must be {n + 2}D (out, in/groups, *kernel), "
+                         f"got shape {tuple(weight.shape)}")
+    if groups <= 0:
+        raise ValueError(f"{who}: groups must be a positive integer, got {groups}")
+    stride = ntuple(stride, n, "stride", who)
+    dilation = ntuple(dilation, n, "dilation", who)
+    check_positive(stride, "stride", who)
+    check_positive(dilation, "dilation", who)
+    batched = check_conv_input(who, input, weight.shape, groups, n)
+    kernel = tuple(weight.shape[2:])
+    pads = conv_padding(padding, n, kernel, stride, dilation, who)
+    window_output_size(who, input.shape[-n:], kernel, stride, pads, dilation)
+    x, weight = _promote(input, weight)
+    x = x if batched else x[None]
+    y = lax.conv_general_dilated(x, weight, stride, pads, rhs_dilation=dilation,
+                                 dimension_numbers=_DIMS[n], feature_group_count=groups)
+    y = _add_bias(who, y, bias, n)
+    return y if batched else y[0]
+
+
+def _conv_transpose_nd(n: int, who: str, input: jax.Array, weight: jax.Array,
+                       bias: jax.Array | None, stride: IntOrTuple, padding: IntOrTuple,
+                       output_padding: IntOrTuple, groups: int, dilation: IntOrTuple) -> jax.Array:
+    if len(weight.shape) != n + 2:
+        raise ValueError(f"{who}: weight must be {n + 2}D (in, out/groups, *kernel), "
+                         f"got shape {tuple(weight.shape)}")
+    if groups <= 0:
+        raise ValueError(f"{who}: groups must be a positive integer, got {groups}")
+    stride = ntuple(stride, n, "stride", who)
+    dilation = ntuple(dilation, n, "dilation", who)
+    pads = ntuple(padding, n, "padding", who)
+    out_pads = ntuple(output_padding, n, "output_padding", who)
+    check_positive(stride, "stride", who)
+    check_positive(dilation, "dilation", who)
+    if any(p < 0 for p in pads + out_pads):
+        raise ValueError(f"{who}: negative padding is not supported, got padding={pads}, "
+                         f"output_padding={out_pads}")
+    if any(op >= s and op >= d for op, s, d in zip(out_pads, stride, dilation)):
+        raise ValueError(f"{who}: output padding must be smaller than either stride or dilation, "
+                         f"but got output_padding={out_pads}, stride={stride}, dilation={dilation}")
+    batched = check_conv_input(who, input, weight.shape, groups, n, transposed=True)
+    cin, cout_g, *kernel = weight.shape
+    out = [(size - 1) * s - 2 * p + d * (k - 1) + op + 1 for size, s, p, d, k, op
+           in zip(input.shape[-n:], stride, pads, dilation, kernel, out_pads)]
+    if any(o <= 0 for o in out):
+        raise ValueError(f"{who}: calculated output size {tuple(out)} is non-positive for input "
+                         f"of shape {tuple(input.shape)}")
+    # (in, out/g, *k) -> (out, in/g, *k), spatially flipped: the adjoint's kernel
+    input, weight = _promote(input, weight)
+    w = weight.reshape(groups, cin // groups, cout_g, *kernel)
+    w = jnp.swapaxes(w, 1, 2).reshape(groups * cout_g, cin // groups, *kernel)
+    w = jnp.flip(w, axis=tuple(range(2, n + 2)))
+    conv_pads = [(d * (k - 1) - p, d * (k - 1) - p + op)
+                 for k, d, p, op in zip(kernel, dilation, pads, out_pads)]
+    x = input if batched else input[None]
+    y = lax.conv_general_dilated(x, w, (1,) * n, conv_pads, lhs_dilation=stride,
+                                 rhs_dilation=dilation, dimension_numbers=_DIMS[n],
+                                 feature_group_count=groups)
+    y = _add_bias(who, y, bias, n)
+    return y if batched else y[0]
+
+
+def conv1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
+           stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
+           groups: int = 1) -> jax.Array:
+    """1-D convolution, ``torch.nn.functional.conv1d``: input ``(N, C_in, L)`` or ``(C_in, L)``,
+    weight ``(C_out, C_in/groups, k)``; ``padding`` an int, a 1-tuple, ``'valid'`` or ``'same'``."""
+    return _conv_nd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
+           stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
+           groups: int = 1) -> jax.Array:
+    """2-D convolution, ``torch.nn.functional.conv2d``: input ``(N, C_in, H, W)`` or
+    ``(C_in, H, W)``, weight ``(C_out, C_in/groups, kH, kW)`` (OIHW)."""
+    return _conv_nd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
+           stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
+           groups: int = 1) -> jax.Array:
+    """3-D convolution, ``torch.nn.functional.conv3d``: input ``(N, C_in, D, H, W)`` or
+    ``(C_in, D, H, W)``, weight ``(C_out, C_in/groups, kD, kH, kW)``."""
+    return _conv_nd(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
+                     stride: IntOrTuple = 1, padding: IntOrTuple = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1) -> jax.Array:
+    """1-D transposed convolution, ``torch.nn.functional.conv_transpose1d`` (argument order
+    as torch's). Weight ``(C_in, C_out/groups, k)``; output length
+    ``(L - 1)*s - 2p + d*(k - 1) + output_padding + 1``."""
+    return _conv_transpose_nd(1, "conv_transpose1d", input, weight, bias, stride, padding,
+                              output_padding, groups, dilation)
+
+
+def conv_transpose2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
+                     stride: IntOrTuple = 1, padding: IntOrTuple = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1) -> jax.Array:
+    """2-D transposed convolution ("deconvolution"), ``torch.nn.functional.conv_transpose2d``.
+    Weight ``(C_in, C_out/groups, kH, kW)``; each output size is
+    ``(L - 1)*s - 2p + d*(k - 1) + output_padding + 1``."""
+    return _conv_transpose_nd(2, "conv_transpose2d", input, weight, bias, stride, padding,
+                              output_padding, groups, dilation)

@@ -1,0 +1,115 @@
+"""``batch_norm``, ``layer_norm`` and ``group_norm`` (torch layouts: channels on dim 1).
+
+``batch_norm`` is pure: instead of updating ``running_mean``/``running_var`` in place as
+torch does, it returns them: ``out, new_mean, new_var = batch_norm(...)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["batch_norm", "layer_norm", "group_norm"]
+
+
+def _affine(y: jax.Array, weight: jax.Array | None, bias: jax.Array | None,
+            shape: tuple[int, ...]) -> jax.Array:
+    """``y * weight + bias`` with the per-channel vectors reshaped to ``shape``."""
+    if weight is not None:
+        y = y * jnp.reshape(weight, shape)
+    if bias is not None:
+        y = y + jnp.reshape(bias, shape)
+    return y
+
+
+def _normalize(x: jax.Array, axes: tuple[int, ...], eps: float) -> tuple[jax.Array, ...]:
+    """``(x - mean) / sqrt(var + eps)`` over ``axes`` with the biased variance; also returns
+    ``mean`` and ``var`` (keepdims)."""
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps), mean, var
+
+
+def batch_norm(input: jax.Array, running_mean: jax.Array | None, running_var: jax.Array | None,
+               weight: jax.Array | None = None, bias: jax.Array | None = None,
+               training: bool = False, momentum: float | jax.Array = 0.1,
+               eps: float = 1e-5) -> tuple[jax.Array, jax.Array | None, jax.Array | None]:
+    r"""Batch normalization over all dims but 1 (``F.batch_norm``; Ioffe & Szegedy 2015,
+    *Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate
+    Shift*).
+
+    :math:`y = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}\,\gamma + \beta`. With
+    ``training=True`` (or no running statistics) :math:`\mu, \sigma^2` are the batch mean and
+    *biased* variance, and the running statistics, if given, become
+    :math:`(1 - m)\,\hat\mu + m\,\mu` and :math:`(1 - m)\,\hat\sigma^2 + m\,\sigma^2_{unbiased}`
+    (torch uses the *unbiased* batch variance, :math:`n/(n-1)` times the biased one, for the
+    running estimate). With ``training=False`` the running statistics normalize.
+
+    Returns ``(output, new_running_mean, new_running_var)``; the new statistics are the
+    given ones when not training (``None`` when none were given). ``momentum`` may be a
+    traced scalar (BatchNorm passes :math:`1/\text{num\_batches\_tracked}` for
+    ``momentum=None``). No gradient flows into the running statistics.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got "
+                         f"shape {tuple(input.shape)}")
+    c = input.shape[1]
+    for name, v in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if v is not None and jnp.size(v) != c:
+            raise ValueError(f"batch_norm: {name} should contain {c} elements not {jnp.size(v)}")
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    axes = (0,) + tuple(range(2, input.ndim))
+    use_batch = training or running_mean is None or running_var is None
+    if not use_batch:
+        y = (input - jnp.reshape(running_mean, shape)) * jax.lax.rsqrt(
+            jnp.reshape(running_var, shape) + eps)
+        return _affine(y, weight, bias, shape), running_mean, running_var
+    n = input.size // c
+    if training and n <= 1:
+        raise ValueError("Expected more than 1 value per channel when training, got input size "
+                         f"{tuple(input.shape)}")
+    y, mean, var = _normalize(input, axes, eps)
+    out = _affine(y, weight, bias, shape)
+    if not training or running_mean is None or running_var is None:
+        return out, running_mean, running_var
+    mean = jax.lax.stop_gradient(mean.reshape(c))
+    unbiased = jax.lax.stop_gradient(var.reshape(c)) * (n / (n - 1))
+    new_mean = momentum * mean + (1 - momentum) * running_mean
+    new_var = momentum * unbiased + (1 - momentum) * running_var
+    return out, new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
+
+
+def layer_norm(input: jax.Array, normalized_shape: int | Sequence[int],
+               weight: jax.Array | None = None, bias: jax.Array | None = None,
+               eps: float = 1e-5) -> jax.Array:
+    r"""Normalize over the trailing ``normalized_shape`` dims (``F.layer_norm``; Ba et al. 2016,
+    *Layer Normalization*): :math:`y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] +
+    \epsilon}}\,\gamma + \beta` with the biased variance; ``weight``/``bias`` have shape
+    ``normalized_shape``."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ValueError(f"layer_norm: Given normalized_shape={list(shape)}, expected input with "
+                         f"shape [*, {', '.join(map(str, shape))}], but got input of size"
+                         f"{list(input.shape)}")
+    y, _, _ = _normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    return _affine(y, weight, bias, shape)
+
+
+def group_norm(input: jax.Array, num_groups: int, weight: jax.Array | None = None,
+               bias: jax.Array | None = None, eps: float = 1e-5) -> jax.Array:
+    r"""Normalize each of ``num_groups`` groups of channels (dim 1) per sample
+    (``F.group_norm``; Wu & He 2018, *Group Normalization*), biased variance, then a
+    per-channel affine ``weight``/``bias``."""
+    if input.ndim < 2 or input.shape[1] % num_groups != 0:
+        raise ValueError("group_norm: Expected number of channels in input to be divisible by "
+                         f"num_groups, but got input of shape {list(input.shape)} and "
+                         f"num_groups={num_groups}")
+    n, c = input.shape[:2]
+    grouped = input.reshape((n, num_groups, c // num_groups, math.prod(input.shape[2:])))
+    y, _, _ = _normalize(grouped, (2, 3), eps)
+    return _affine(y.reshape(input.shape), weight, bias, (1, c) + (1,) * (input.ndim - 2))

@@ -1,0 +1,246 @@
+r"""Pooling: ``max_pool1d/2d``, ``avg_pool1d/2d``, ``adaptive_avg_pool1d/2d``, ``adaptive_max_pool2d``.
+
+Inputs are ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; the window runs over the
+spatial dims only. All windowed pools lower to one ``jax.lax.reduce_window`` call (the
+single place a faster kernel can be slotted in).
+
+Output length per dim (torch's ``pooling_output_shape``):
+
+.. math::
+    L_{out} = \left\lfloor \frac{L + 2p - d(k-1) - 1}{s} \right\rfloor + 1
+
+with :math:`\lceil\cdot\rceil` in ``ceil_mode``, where the last window must still start
+inside the input or the left padding (one window is dropped when
+:math:`(L_{out} - 1)s \ge L + p`). Max pooling pads with :math:`-\infty`; average pooling
+divides by the window's size clipped to the padded input (``count_include_pad=True``) or by
+its number of real input elements (``False``), or by ``divisor_override``.
+
+Adaptive pools split a length :math:`L` into :math:`L_{out}` bins
+:math:`[\lfloor iL/L_{out}\rfloor, \lceil (i+1)L/L_{out}\rceil)` (overlapping when
+:math:`L_{out}` does not divide :math:`L`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ._window import check_positive, check_rank, ntuple, pool_output_size
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d", "adaptive_max_pool2d"]
+
+IntOrTuple = int | Sequence[int]
+
+
+def _lowest(dtype: jnp.dtype) -> np.ndarray:
+    """The padding value of max pooling (a numpy constant: ``reduce_window`` needs a known
+    init value to be differentiable under ``jit``)."""
+    if jnp.issubdtype(dtype, jnp.floating):
+        return np.array(-np.inf, dtype)
+    return np.array(jnp.iinfo(dtype).min, dtype)
+
+
+class _Window:
+    """Validated pooling geometry over the last ``n`` dims of an input."""
+
+    def __init__(self, n: int, who: str, input: jax.Array, kernel_size: IntOrTuple,
+                 stride: IntOrTuple | None, padding: IntOrTuple, dilation: IntOrTuple,
+                 ceil_mode: bool):
+        check_rank(input, n, who)
+        self.kernel = ntuple(kernel_size, n, "kernel_size", who)
+        self.stride = self.kernel if stride is None or stride == () or stride == [] else \
+            ntuple(stride, n, "stride", who)
+        self.pad = ntuple(padding, n, "padding", who)
+        self.dilation = ntuple(dilation, n, "dilation", who)
+        for what, v in (("kernel_size", self.kernel), ("stride", self.stride),
+                        ("dilation", self.dilation)):
+            check_positive(v, what, who)
+        for p, k, d in zip(self.pad, self.kernel, self.dilation):
+            if p < 0 or p > (d * (k - 1) + 1) // 2:
+                raise ValueError(
+                    f"{who}: pad should be at most half of effective kernel size, but got "
+                    f"pad={p}, kernel_size={k} and dilation={d}")
+        self.lengths = tuple(input.shape[-n:])
+        self.out = tuple(pool_output_size(L, k, s, p, d, ceil_mode) for L, k, s, p, d
+                         in zip(self.lengths, self.kernel, self.stride, self.pad, self.dilation))
+        if any(o <= 0 for o in self.out):
+            raise ValueError(
+                f"{who}: given input size {tuple(input.shape)}, the calculated output size "
+                f"{self.out} is too small (kernel_size={self.kernel}, stride={self.stride}, "
+                f"padding={self.pad}, dilation={self.dilation})")
+        self.lead = input.ndim - n
+
+    def padding(self) -> list[tuple[int, int]]:
+        """Low pad ``p``; high pad extended so that exactly ``out`` windows fit (ceil mode)."""
+        high = [max(p, (o - 1) * s + d * (k - 1) + 1 - L - p) for L, k, s, p, d, o
+                in zip(self.lengths, self.kernel, self.stride, self.pad, self.dilation, self.out)]
+        return [(0, 0)] * self.lead + [(p, h) for p, h in zip(self.pad, high)]
+
+    def reduce(self, input: jax.Array, init: jax.Array, op) -> jax.Array:
+        ones = (1,) * self.lead
+        return lax.reduce_window(input, init, op, ones + self.kernel, ones + self.stride,
+                                 self.padding(), window_dilation=ones + self.dilation)
+
+
+def max_pool_nd(n: int, who: str, input, kernel_size, stride, padding, dilation, ceil_mode,
+              return_indices) -> jax.Array:
+    if return_indices:
+        raise ValueError(f"{who}: return_indices=True is not supported")
+    win = _Window(n, who, input, kernel_size, stride, padding, dilation, ceil_mode)
+    if all(d == 1 for d in win.dilation):
+        return win.reduce(input, _lowest(input.dtype), lax.max)
+    # JAX has no gradient for dilated reduce_window max: gather the windows instead
+    bins = [_dilated_bins(*args) for args in zip(win.lengths, win.kernel, win.stride, win.pad,
+                                                  win.dilation, win.out)]
+    return _first_max(*_gather_windows(input, bins))
+
+
+def _avg_divisor(L: int, k: int, s: int, p: int, out: int, count_include_pad: bool) -> np.ndarray:
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, L + p)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, L) - np.maximum(start, 0)
+
+
+def avg_pool_nd(n: int, who: str, input, kernel_size, stride, padding, ceil_mode,
+              count_include_pad, divisor_override) -> jax.Array:
+    win = _Window(n, who, input, kernel_size, stride, padding, 1, ceil_mode)
+    total = win.reduce(input, np.array(0, input.dtype), lax.add)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise ValueError(f"{who}: divisor must be not zero")
+        return total / jnp.asarray(divisor_override, input.dtype)
+    divisor = np.ones((), np.int64)
+    for L, k, s, p, o in zip(win.lengths, win.kernel, win.stride, win.pad, win.out):
+        divisor = np.multiply.outer(divisor, _avg_divisor(L, k, s, p, o, count_include_pad))
+    return total / jnp.asarray(divisor, input.dtype)
+
+
+def max_pool1d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> jax.Array:
+    r"""1-D max pooling, ``torch.nn.functional.max_pool1d``: :math:`y_i = \max_j x_{si - p + dj}`
+    over ``(N, C, L)`` or ``(C, L)``; ``stride`` defaults to ``kernel_size``."""
+    return max_pool_nd(1, "max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool2d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> jax.Array:
+    r"""2-D max pooling, ``torch.nn.functional.max_pool2d`` over ``(N, C, H, W)`` or
+    ``(C, H, W)``; padding counts as :math:`-\infty`; ``stride`` defaults to ``kernel_size``."""
+    return max_pool_nd(2, "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def avg_pool1d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> jax.Array:
+    """1-D average pooling, ``torch.nn.functional.avg_pool1d`` (no ``divisor_override``, as in
+    torch) over ``(N, C, L)`` or ``(C, L)``."""
+    return avg_pool_nd(1, "avg_pool1d", input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, None)
+
+
+def avg_pool2d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> jax.Array:
+    """2-D average pooling, ``torch.nn.functional.avg_pool2d`` over ``(N, C, H, W)`` or
+    ``(C, H, W)``: window sum divided by the window size (see the module docstring)."""
+    return avg_pool_nd(2, "avg_pool2d", input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+# ---------------------------------------------------------------------- adaptive pools
+def _dilated_bins(L: int, k: int, s: int, p: int, d: int, out: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(out, k)`` input indices ``o*s - p + d*j`` of each window and their validity."""
+    idx = np.arange(out)[:, None] * s - p + d * np.arange(k)[None, :]
+    valid = (idx >= 0) & (idx < L)
+    return np.clip(idx, 0, L - 1), valid
+
+
+def _adaptive_bins(L: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(out, K)`` indices of each adaptive bin (padded with the bin start) and validity."""
+    i = np.arange(out)
+    start = (i * L) // out
+    end = -((-(i + 1) * L) // out)
+    width = max(int(np.max(end - start)) if out else 1, 1)
+    idx = start[:, None] + np.arange(width)[None, :]
+    valid = idx < end[:, None]
+    return np.where(valid, idx, start[:, None]), valid
+
+
+def _gather_windows(x: jax.Array, bins: list[tuple[np.ndarray, np.ndarray]]
+                    ) -> tuple[jax.Array, np.ndarray]:
+    """Windows over the last ``len(bins)`` dims: ``(..., o_1, ..., o_n, K_1*...*K_n)`` values
+    and the matching ``(o_1, ..., o_n, K)`` validity mask (window elements in row-major
+    order, torch's scan order)."""
+    n = len(bins)
+    lead = x.ndim - n
+    mask = np.ones((), bool)
+    for i, (idx, valid) in enumerate(bins):
+        axis = lead + 2 * i
+        x = jnp.take(x, idx.reshape(-1), axis=axis)
+        x = x.reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
+        mask = np.multiply.outer(mask, valid)
+    order = [2 * i for i in range(n)] + [2 * i + 1 for i in range(n)]
+    x = jnp.transpose(x, tuple(range(lead)) + tuple(lead + a for a in order))
+    mask = np.transpose(mask, order)
+    outs = x.shape[lead:lead + n]
+    return x.reshape(x.shape[:lead + n] + (-1,)), mask.reshape(outs + (-1,))
+
+
+def _first_max(windows: jax.Array, mask: np.ndarray) -> jax.Array:
+    """Window maximum; the gradient goes to the first maximal element, as in torch."""
+    masked = jnp.where(mask, windows, _lowest(windows.dtype))
+    first = jnp.argmax(masked, axis=-1, keepdims=True)
+    return jnp.take_along_axis(masked, first, axis=-1)[..., 0]
+
+
+def adaptive_pool_nd(n: int, who: str, input: jax.Array, output_size, reduce: str) -> jax.Array:
+    check_rank(input, n, who)
+    lengths = tuple(input.shape[-n:])
+    if any(L == 0 for L in lengths):
+        raise ValueError(f"{who}: expected input with non-zero spatial sizes, got shape "
+                         f"{tuple(input.shape)}")
+    sizes = (output_size,) * n if output_size is None or isinstance(output_size, int) \
+        else tuple(output_size)
+    if len(sizes) != n:
+        raise ValueError(f"{who}: output_size must be an int or a tuple of {n}, got {output_size!r}")
+    sizes = tuple(L if o is None else o for L, o in zip(lengths, sizes))
+    if any(not isinstance(o, int) or o < 0 for o in sizes):
+        raise ValueError(f"{who}: output_size must be non-negative ints, got {output_size!r}")
+    windows, mask = _gather_windows(input, [_adaptive_bins(L, o) for L, o in zip(lengths, sizes)])
+    if reduce == "max":
+        return _first_max(windows, mask)
+    count = jnp.asarray(mask.sum(axis=-1), input.dtype)
+    return jnp.sum(jnp.where(mask, windows, 0), axis=-1) / count
+
+
+def adaptive_avg_pool1d(input: jax.Array, output_size: int | Sequence[int]) -> jax.Array:
+    r"""``torch.nn.functional.adaptive_avg_pool1d``: bin :math:`i` averages
+    :math:`x[\lfloor iL/L_{out}\rfloor : \lceil (i+1)L/L_{out}\rceil]`."""
+    return adaptive_pool_nd(1, "adaptive_avg_pool1d", input, output_size, "avg")
+
+
+def adaptive_avg_pool2d(input: jax.Array, output_size: int | None | Sequence[int | None]
+                        ) -> jax.Array:
+    """``torch.nn.functional.adaptive_avg_pool2d`` over ``(N, C, H, W)`` or ``(C, H, W)``;
+    ``None`` in ``output_size`` keeps that input size."""
+    return adaptive_pool_nd(2, "adaptive_avg_pool2d", input, output_size, "avg")
+
+
+def adaptive_max_pool2d(input: jax.Array, output_size: int | None | Sequence[int | None],
+                        return_indices: bool = False) -> jax.Array:
+    """``torch.nn.functional.adaptive_max_pool2d``: the maximum of each adaptive bin."""
+    if return_indices:
+        raise ValueError("adaptive_max_pool2d: return_indices=True is not supported")
+    return adaptive_pool_nd(2, "adaptive_max_pool2d", input, output_size, "max")

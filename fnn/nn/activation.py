@@ -1,0 +1,226 @@
+"""Activation layers: ``torch.nn.ReLU``, ``GELU``, ``Softmax``, ... (parameter-free except PReLU).
+
+Each layer stores torch's constructor arguments, prints torch's repr and calls the
+function of the same name in :mod:`fnn.nn.functional`. ``inplace=`` is accepted (and
+shown in the repr, as torch does) but has no effect: JAX arrays are immutable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from ._functional import activation as A
+from .module import Module
+
+__all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+           "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign",
+           "Softmax", "LogSoftmax", "Threshold"]
+
+
+class _Activation(Module):
+    """A parameter-free elementwise layer: ``forward(params, x) = fn(x, **fields)``."""
+
+    _fn: ClassVar[Any]
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, inplace: bool = False) -> None:
+        self.inplace = inplace
+
+    def forward(self, params, x):
+        return type(self)._fn(x, **{f: getattr(self, f) for f in self._fields})
+
+    def extra_repr(self) -> str:
+        parts = [f"{f}={getattr(self, f)!r}" if isinstance(getattr(self, f), str)
+                 else f"{f}={getattr(self, f)}" for f in self._fields]
+        if getattr(self, "inplace", False):
+            parts.append("inplace=True")
+        return ", ".join(parts)
+
+
+class ReLU(_Activation):
+    """``torch.nn.ReLU(inplace=False)``: :func:`fnn.nn.functional.relu`."""
+
+    _fn = A.relu
+
+
+class ReLU6(_Activation):
+    """``torch.nn.ReLU6(inplace=False)``: :func:`fnn.nn.functional.relu6`."""
+
+    _fn = A.relu6
+
+
+class SELU(_Activation):
+    """``torch.nn.SELU(inplace=False)``: :func:`fnn.nn.functional.selu`."""
+
+    _fn = A.selu
+
+
+class SiLU(_Activation):
+    """``torch.nn.SiLU(inplace=False)``: :func:`fnn.nn.functional.silu`."""
+
+    _fn = A.silu
+
+
+class Mish(_Activation):
+    """``torch.nn.Mish(inplace=False)``: :func:`fnn.nn.functional.mish`."""
+
+    _fn = A.mish
+
+
+class Hardsigmoid(_Activation):
+    """``torch.nn.Hardsigmoid(inplace=False)``: :func:`fnn.nn.functional.hardsigmoid`."""
+
+    _fn = A.hardsigmoid
+
+
+class Hardswish(_Activation):
+    """``torch.nn.Hardswish(inplace=False)``: :func:`fnn.nn.functional.hardswish`."""
+
+    _fn = A.hardswish
+
+
+class Sigmoid(_Activation):
+    """``torch.nn.Sigmoid()``: :func:`fnn.nn.functional.sigmoid`."""
+
+    _fn = A.sigmoid
+
+    def __init__(self) -> None:
+        pass
+
+
+class Tanh(_Activation):
+    """``torch.nn.Tanh()``: :func:`fnn.nn.functional.tanh`."""
+
+    _fn = A.tanh
+
+    def __init__(self) -> None:
+        pass
+
+
+class Softsign(_Activation):
+    """``torch.nn.Softsign()``: :func:`fnn.nn.functional.softsign`."""
+
+    _fn = A.softsign
+
+    def __init__(self) -> None:
+        pass
+
+
+class LeakyReLU(_Activation):
+    """``torch.nn.LeakyReLU(negative_slope=0.01, inplace=False)``."""
+
+    _fn = A.leaky_relu
+    _fields = ("negative_slope",)
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+
+class ELU(_Activation):
+    """``torch.nn.ELU(alpha=1.0, inplace=False)``."""
+
+    _fn = A.elu
+    _fields = ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        self.alpha = alpha
+        self.inplace = inplace
+
+
+class CELU(ELU):
+    """``torch.nn.CELU(alpha=1.0, inplace=False)``."""
+
+    _fn = A.celu
+
+
+class GELU(_Activation):
+    """``torch.nn.GELU(approximate='none')`` (``'tanh'`` for the tanh approximation)."""
+
+    _fn = A.gelu
+    _fields = ("approximate",)
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate argument must be either none or tanh. "
+                             f"(got {approximate!r})")
+        self.approximate = approximate
+
+
+class Hardtanh(_Activation):
+    """``torch.nn.Hardtanh(min_val=-1.0, max_val=1.0, inplace=False)``."""
+
+    _fn = A.hardtanh
+    _fields = ("min_val", "max_val")
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val cannot be greater than max_val (got "
+                             f"min_val={min_val}, max_val={max_val})")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+
+class Softplus(_Activation):
+    """``torch.nn.Softplus(beta=1.0, threshold=20.0)``."""
+
+    _fn = A.softplus
+    _fields = ("beta", "threshold")
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        self.beta = beta
+        self.threshold = threshold
+
+
+class Threshold(_Activation):
+    """``torch.nn.Threshold(threshold, value, inplace=False)``."""
+
+    _fn = A.threshold
+    _fields = ("threshold", "value")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+
+class Softmax(_Activation):
+    """``torch.nn.Softmax(dim=None)``: :func:`fnn.nn.functional.softmax` along ``dim``."""
+
+    _fn = A.softmax
+    _fields = ("dim",)
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
+
+
+class LogSoftmax(Softmax):
+    """``torch.nn.LogSoftmax(dim=None)``: :func:`fnn.nn.functional.log_softmax` along ``dim``."""
+
+    _fn = A.log_softmax
+
+
+class PReLU(Module):
+    r"""``torch.nn.PReLU(num_parameters=1, init=0.25)``: :math:`x` if :math:`x > 0` else
+    :math:`a x`, with a learnable ``weight`` :math:`a` of shape ``(num_parameters,)``
+    (one per channel, dim 1 of the input, or one shared), initialised to ``init``
+    (He et al. 2015, *Delving Deep into Rectifiers*)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25) -> None:
+        if not isinstance(num_parameters, int) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
+        self.num_parameters = num_parameters
+        self.init_value = init
+
+    def init_params(self, key: jax.Array, dtype: Any) -> dict:
+        return {"weight": jnp.full((self.num_parameters,), self.init_value, dtype)}
+
+    def forward(self, params, x):
+        return A.prelu(x, params["weight"])
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -1,0 +1,340 @@
+"""``fnn.train``: jitted training steps, whole epochs under ``lax.scan``, evaluation, ``fit``.
+
+Everything a torch training loop keeps in objects lives in one pytree, :class:`TrainState`
+(params, optimizer state, buffers, step count, RNG key). The pieces, smallest first::
+
+    state = train.init_state(params, opt, buffers=model.init_buffers(), key=jax.random.key(0))
+    step = train.make_train_step(model, opt, loss=losses.cross_entropy)   # jitted, donating
+    state, loss = step(state, (xb, yb))            # zero_grad + forward + backward + step
+    epoch = train.make_train_epoch(model, opt, loss=losses.cross_entropy, batch_size=100)
+    state, batch_losses = epoch(state, (x, y))     # a shuffled epoch in one lax.scan
+    metrics = train.evaluate(model, state.params, (x_test, y_test), buffers=state.buffers)
+    state, history = train.fit(model, opt, state, (x, y), epochs=10, batch_size=100,
+                               loss=losses.cross_entropy, eval_data=(x_test, y_test))
+
+``model_or_loss_fn`` is either an ``fnn.nn.Module`` with a criterion ``loss(output, target)``
+(batches are ``(inputs, targets)``; the model runs in training mode with the state's
+buffers and a fresh key each step, as ``model.train()`` in torch), or a plain function
+``loss_fn(params, batch) -> scalar`` for anything else.
+
+**Donation.** The jitted step and epoch functions donate the state they are given (its
+buffers are reused for the result, as torch updates in place): do not use a state again
+after passing it in; use the returned one.
+
+**Randomness.** The state's key is split once per step (the model's dropout key) and once
+per epoch (the shuffling permutation), so a run is a deterministic function of the initial
+state and the data, and a checkpointed state (:mod:`fnn.checkpoint`) resumes bit-identically.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .data import batch_indices
+from .nn.module import Module
+from .optim.step import step as optim_step
+
+__all__ = ["TrainState", "init_state", "as_loss_fn", "train_step_fn", "make_train_step",
+           "make_train_steps", "make_train_epoch", "next_epoch_key", "make_evaluate",
+           "evaluate", "fit"]
+
+LossFn = Callable[..., Any]
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training, as one pytree (a ``jit``/``scan`` carry).
+
+    ``params`` and ``buffers`` (nested dicts), ``opt_state`` (``opt.init(params)``),
+    ``step`` (int32, optimizer steps taken) and ``key`` (the run's ``jax.random.key``).
+    Its fields are :func:`fnn.checkpoint.save`'s arguments.
+    """
+
+    params: Any
+    opt_state: Any
+    buffers: Any
+    step: jax.Array
+    key: jax.Array
+
+
+def init_state(params: Any, opt: optax.GradientTransformation, *, buffers: Any = None,
+               key: jax.Array | None = None) -> TrainState:
+    """A fresh :class:`TrainState`: ``opt.init(params)``, step 0, ``key`` (default ``key(0)``).
+
+    The arrays are copied, so the caller's ``params`` and ``buffers`` stay valid after the
+    state is donated to a jitted step.
+    """
+    if key is None:
+        key = jax.random.key(0)
+    params, buffers = jax.tree.map(jnp.copy, (params, {} if buffers is None else buffers))
+    return TrainState(params, opt.init(params), buffers, jnp.zeros((), jnp.int32), jnp.copy(key))
+
+
+# ---------------------------------------------------------------------- the loss
+def as_loss_fn(model_or_loss_fn: Module | LossFn, loss: LossFn | None = None) -> LossFn:
+    """The canonical loss ``f(params, buffers, batch, key) -> (loss, new_buffers)``.
+
+    From a Module and a criterion: ``out, new_buffers = model.apply(params, x,
+    buffers=buffers, train=True, key=key)`` and ``loss(out, y)`` for ``batch = (x, y)``.
+    From a plain ``loss_fn(params, batch)``: buffers pass through unchanged.
+    """
+    if isinstance(model_or_loss_fn, Module):
+        model = model_or_loss_fn
+        if loss is None:
+            raise ValueError(f"fnn.train: a model ({type(model).__name__}) needs a criterion: "
+                             "pass loss=fnn.losses.cross_entropy (or any loss(output, target))")
+
+        def module_loss(params, buffers, batch, key):
+            x, y = batch
+            out, new_buffers = model.apply(params, x, buffers=buffers, train=True, key=key)
+            return loss(out, y), new_buffers
+
+        return module_loss
+    if not callable(model_or_loss_fn):
+        raise TypeError("fnn.train: expected an fnn.nn.Module or a loss_fn(params, batch), got "
+                        f"{type(model_or_loss_fn).__name__}")
+    if loss is not None:
+        raise ValueError("fnn.train: loss= is only used with a Module; a loss_fn(params, batch) "
+                         "already computes the loss")
+    fn = model_or_loss_fn
+    return lambda params, buffers, batch, key: (fn(params, batch), buffers)
+
+
+# ---------------------------------------------------------------------- one step
+def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
+                  loss: LossFn | None = None) -> Callable[[TrainState, Any], tuple[TrainState, Any]]:
+    """The pure (un-jitted) training step ``(state, batch) -> (state, loss)``.
+
+    One torch iteration: ``optimizer.zero_grad(); loss = criterion(model(x), y);
+    loss.backward(); optimizer.step()``, through :func:`fnn.optim.step`, so closure-style
+    optimizers (L-BFGS, AdaHessian) work too. ``loss`` is the value before the update.
+    The state's key is split three ways: the next state's key, the model's key (Dropout)
+    and the optimizer's key (AdaHessian's probes).
+    """
+    f = as_loss_fn(model_or_loss_fn, loss)
+
+    def step(state: TrainState, batch: Any) -> tuple[TrainState, Any]:
+        key, k_model, k_opt = jax.random.split(state.key, 3)
+        params, opt_state, (value, buffers) = optim_step(
+            opt, f, state.params, state.opt_state, state.buffers, batch, k_model, key=k_opt,
+            has_aux=True)
+        return TrainState(params, opt_state, buffers, state.step + 1, key), value
+
+    return step
+
+
+def make_train_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
+                    loss: LossFn | None = None, *, donate: bool = True):
+    """:func:`train_step_fn` under ``jax.jit``, donating the state (``donate=False`` keeps it)."""
+    return jax.jit(train_step_fn(model_or_loss_fn, opt, loss), donate_argnums=0 if donate else ())
+
+
+def make_train_steps(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
+                     loss: LossFn | None = None, *, donate: bool = True):
+    """Many steps in one ``lax.scan``: ``(state, data, idx) -> (state, losses)``.
+
+    ``idx`` is an ``int`` matrix ``(steps, batch_size)`` (rows from
+    :func:`fnn.data.batch_indices`); step ``i`` trains on the batch
+    ``jax.tree.map(lambda a: a[idx[i]], data)``. ``data`` stays on the device, whole.
+    """
+    step = train_step_fn(model_or_loss_fn, opt, loss)
+
+    def steps(state: TrainState, data: Any, idx: jax.Array):
+        def body(s, rows):
+            return step(s, jax.tree.map(lambda a: a[rows], data))
+
+        return jax.lax.scan(body, state, idx)
+
+    return jax.jit(steps, donate_argnums=0 if donate else ())
+
+
+def next_epoch_key(state: TrainState) -> tuple[TrainState, jax.Array]:
+    """Split the state's key: ``(state with the new key, the epoch's shuffling key)``."""
+    key, perm = jax.random.split(state.key)
+    return state._replace(key=key), perm
+
+
+def _num_samples(data: Any) -> int:
+    sizes = {int(np.shape(a)[0]) for a in jax.tree.leaves(data)}
+    if len(sizes) != 1:
+        raise ValueError(f"fnn.train: the arrays in data have different lengths {sorted(sizes)}")
+    return sizes.pop()
+
+
+def make_train_epoch(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
+                     loss: LossFn | None = None, *, batch_size: int, shuffle: bool = True,
+                     donate: bool = True):
+    """One epoch, jitted, in one ``lax.scan``: ``(state, data) -> (state, batch_losses)``.
+
+    The batches are :func:`fnn.data.batch_indices` of the epoch key from
+    :func:`next_epoch_key` (``shuffle=False``: in order); the last partial batch is
+    dropped, so every step has the same shape. torch: ``for xb, yb in
+    DataLoader(ds, batch_size, shuffle=True, drop_last=True): ...``.
+    """
+    step = train_step_fn(model_or_loss_fn, opt, loss)
+
+    def epoch(state: TrainState, data: Any):
+        state, perm = next_epoch_key(state)
+        idx = batch_indices(perm if shuffle else None, _num_samples(data), batch_size)
+
+        def body(s, rows):
+            return step(s, jax.tree.map(lambda a: a[rows], data))
+
+        return jax.lax.scan(body, state, idx)
+
+    return jax.jit(epoch, donate_argnums=0 if donate else ())
+
+
+# ---------------------------------------------------------------------- evaluation
+@functools.lru_cache(maxsize=64)
+def make_evaluate(model: Module, loss: LossFn | None = None, batch_size: int = 1000):
+    """A jitted ``(params, buffers, data) -> {"loss", "accuracy"}`` for ``model`` (eval mode).
+
+    ``loss`` (optional) is averaged per sample: it is applied to each sample as a batch of
+    one (so ``reduction="mean"`` and ``"sum"`` give the same per-sample value) and the mean
+    over the dataset is returned. ``accuracy`` (the share of ``argmax(output, 1) ==
+    target``) is there when the outputs are ``(N, C)`` scores (``C > 1``) and the targets
+    integer labels. The data are padded to whole batches and the padding masked out.
+    """
+
+    def run(params, buffers, data):
+        x, y = data
+        n = x.shape[0]
+        nb = -(-n // batch_size)
+        pad = nb * batch_size - n
+        mask = jnp.ones(n, bool)
+        xs, ys, ms = (jnp.concatenate([a, jnp.zeros((pad, *a.shape[1:]), a.dtype)])
+                      .reshape(nb, batch_size, *a.shape[1:]) for a in (x, y, mask))
+
+        def body(acc, batch):
+            xb, yb, mb = batch
+            out = model(params, xb, buffers=buffers)
+            sums = dict(acc)
+            if loss is not None:
+                per = jax.vmap(lambda o, t: loss(o[None], t[None]))(out, yb)
+                sums["loss"] = acc["loss"] + jnp.sum(jnp.where(mb, per, 0))
+            if "accuracy" in acc:
+                hit = jnp.argmax(out, axis=1) == yb
+                sums["accuracy"] = acc["accuracy"] + jnp.sum(hit & mb)
+            return sums, None
+
+        zero = jnp.zeros((), jnp.result_type(float))
+        out_shape = jax.eval_shape(lambda: model(params, xs[0], buffers=buffers))
+        init = {}
+        if loss is not None:
+            init["loss"] = zero
+        if (len(out_shape.shape) == 2 and out_shape.shape[1] > 1 and y.ndim == 1
+                and jnp.issubdtype(y.dtype, jnp.integer)):
+            init["accuracy"] = zero
+        sums, _ = jax.lax.scan(body, init, (xs, ys, ms))
+        return {k: v / n for k, v in sums.items()}
+
+    return jax.jit(run)
+
+
+def evaluate(model: Module, params: Any, data: tuple[Any, Any], *, buffers: Any = None,
+             loss: LossFn | None = None, batch_size: int = 1000) -> dict[str, float]:
+    """Mean loss and accuracy of ``model`` on ``data = (inputs, targets)``, in eval mode.
+
+    torch: ``model.eval(); with torch.no_grad(): ...`` over a test ``DataLoader``. See
+    :func:`make_evaluate` (the compiled function is cached per model, loss and batch size).
+    """
+    n = _num_samples(data)
+    fn = make_evaluate(model, loss, min(batch_size, n))
+    out = fn(params, {} if buffers is None else buffers, tuple(jnp.asarray(a) for a in data))
+    return {k: float(v) for k, v in out.items()}
+
+
+# ---------------------------------------------------------------------- fit
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - exercised only without tqdm
+        warnings.warn("fnn.train.fit: install tqdm for a progress bar (pip install tqdm)",
+                      stacklevel=3)
+        return None
+    return tqdm(total=total, desc=desc, unit="batch", dynamic_ncols=True)
+
+
+def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, state: TrainState,
+        train_data: Any, *, epochs: int, batch_size: int, loss: LossFn | None = None,
+        eval_data: tuple[Any, Any] | None = None, shuffle: bool = True,
+        steps_per_call: int = 50, progress: bool = True,
+        callback: Callable[[int, TrainState, dict], None] | None = None,
+        ) -> tuple[TrainState, dict[str, list]]:
+    """Train for ``epochs`` epochs with a progress bar; return ``(state, history)``.
+
+    Each epoch draws its shuffled batches (:func:`make_train_epoch`'s order, last partial
+    batch dropped) and runs them ``steps_per_call`` at a time in one compiled
+    ``lax.scan`` (at most two compiled shapes), updating the bar (``tqdm.auto``: terminal
+    or notebook) with the loss and samples/s between calls. ``eval_data`` (a Module only)
+    is evaluated after every epoch. ``callback(epoch, state, history)`` runs after each
+    epoch (checkpoint there). ``state`` is donated: use the returned one.
+
+    ``history``: ``"epoch"``, ``"loss"`` (mean training loss of the epoch),
+    ``"step_loss"`` (every step's loss), ``"time"`` (seconds per epoch, the first one
+    includes compilation), ``"samples_per_s"``, and ``"val_loss"``/``"val_accuracy"``
+    with ``eval_data``.
+    """
+    if eval_data is not None and not isinstance(model_or_loss_fn, Module):
+        raise ValueError("fnn.train.fit: eval_data needs a Module (evaluation runs the model); "
+                         "evaluate a loss_fn yourself in callback")
+    data = jax.tree.map(jnp.asarray, train_data)
+    n = _num_samples(data)
+    nb = n // batch_size
+    batch_indices(None, n, batch_size)  # validates batch_size
+    run = make_train_steps(model_or_loss_fn, opt, loss)
+    split = jax.jit(next_epoch_key, donate_argnums=0)
+    hist: dict[str, list] = {"epoch": [], "loss": [], "step_loss": [], "time": [],
+                             "samples_per_s": []}
+    if eval_data is not None:
+        hist["val_loss"], hist["val_accuracy"] = [], []
+    chunk = max(1, min(int(steps_per_call), nb))
+    bar = _progress(epochs * nb, progress, "training")
+    try:
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            state, perm = split(state)
+            idx = batch_indices(perm if shuffle else None, n, batch_size)
+            losses, post = [], {"epoch": epoch}
+            for start in range(0, nb, chunk):
+                tc = time.perf_counter()
+                state, ls = run(state, data, idx[start:start + chunk])
+                ls = np.asarray(ls)
+                losses.append(ls)
+                if bar is not None:
+                    post["loss"] = f"{ls.mean():.4g}"
+                    post["samples/s"] = f"{len(ls) * batch_size / (time.perf_counter() - tc):,.0f}"
+                    bar.set_postfix(post, refresh=False)
+                    bar.update(len(ls))
+            dt = time.perf_counter() - t0
+            ls = np.concatenate(losses)
+            hist["epoch"].append(epoch)
+            hist["loss"].append(float(ls.mean()))
+            hist["step_loss"].extend(float(v) for v in ls)
+            hist["time"].append(dt)
+            hist["samples_per_s"].append(nb * batch_size / dt)
+            if eval_data is not None:
+                m = evaluate(model_or_loss_fn, state.params, eval_data, buffers=state.buffers,
+                             loss=loss)
+                hist["val_loss"].append(m.get("loss"))
+                hist["val_accuracy"].append(m.get("accuracy"))
+                if bar is not None and m.get("accuracy") is not None:
+                    post["val_acc"] = f"{m['accuracy']:.4f}"
+                    bar.set_postfix(post)
+            if callback is not None:
+                callback(epoch, state, hist)
+    finally:
+        if bar is not None:
+            bar.close()
+    return state, hist
