@@ -110,7 +110,8 @@ def as_loss_fn(model_or_loss_fn: Module | LossFn, loss: LossFn | None = None) ->
 
 # ---------------------------------------------------------------------- one step
 def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
-                  loss: LossFn | None = None) -> Callable[[TrainState, Any], tuple[TrainState, Any]]:
+                  loss: LossFn | None = None, *, mesh: Any = None, fsdp: bool = False,
+                  ) -> Callable[[TrainState, Any], tuple[TrainState, Any]]:
     """The pure (un-jitted) training step ``(state, batch) -> (state, loss)``.
 
     One torch iteration: ``optimizer.zero_grad(); loss = criterion(model(x), y);
@@ -118,6 +119,10 @@ def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransfor
     optimizers (L-BFGS, AdaHessian) work too. ``loss`` is the value before the update.
     The state's key is split three ways: the next state's key, the model's key (Dropout)
     and the optimizer's key (AdaHessian's probes).
+
+    ``mesh`` (a ``jax.sharding.Mesh``): run data parallel over it (``fsdp=True``: with
+    params and optimizer state sharded), see :func:`fnn.parallel.constrain_step`; place the
+    state with :func:`fnn.parallel.shard_state` and the batches with ``shard_batch``.
     """
     f = as_loss_fn(model_or_loss_fn, loss)
 
@@ -128,24 +133,30 @@ def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransfor
             has_aux=True)
         return TrainState(params, opt_state, buffers, state.step + 1, key), value
 
+    if mesh is not None:
+        from .parallel import constrain_step
+        return constrain_step(step, mesh, fsdp=fsdp)
     return step
 
 
 def make_train_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
-                    loss: LossFn | None = None, *, donate: bool = True):
+                    loss: LossFn | None = None, *, donate: bool = True, mesh: Any = None,
+                    fsdp: bool = False):
     """:func:`train_step_fn` under ``jax.jit``, donating the state (``donate=False`` keeps it)."""
-    return jax.jit(train_step_fn(model_or_loss_fn, opt, loss), donate_argnums=0 if donate else ())
+    return jax.jit(train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp),
+                   donate_argnums=0 if donate else ())
 
 
 def make_train_steps(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
-                     loss: LossFn | None = None, *, donate: bool = True):
+                     loss: LossFn | None = None, *, donate: bool = True, mesh: Any = None,
+                     fsdp: bool = False):
     """Many steps in one ``lax.scan``: ``(state, data, idx) -> (state, losses)``.
 
     ``idx`` is an ``int`` matrix ``(steps, batch_size)`` (rows from
     :func:`fnn.data.batch_indices`); step ``i`` trains on the batch
     ``jax.tree.map(lambda a: a[idx[i]], data)``. ``data`` stays on the device, whole.
     """
-    step = train_step_fn(model_or_loss_fn, opt, loss)
+    step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
 
     def steps(state: TrainState, data: Any, idx: jax.Array):
         def body(s, rows):
@@ -171,7 +182,7 @@ def _num_samples(data: Any) -> int:
 
 def make_train_epoch(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
                      loss: LossFn | None = None, *, batch_size: int, shuffle: bool = True,
-                     donate: bool = True):
+                     donate: bool = True, mesh: Any = None, fsdp: bool = False):
     """One epoch, jitted, in one ``lax.scan``: ``(state, data) -> (state, batch_losses)``.
 
     The batches are :func:`fnn.data.batch_indices` of the epoch key from
@@ -179,7 +190,7 @@ def make_train_epoch(model_or_loss_fn: Module | LossFn, opt: optax.GradientTrans
     dropped, so every step has the same shape. torch: ``for xb, yb in
     DataLoader(ds, batch_size, shuffle=True, drop_last=True): ...``.
     """
-    step = train_step_fn(model_or_loss_fn, opt, loss)
+    step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
 
     def epoch(state: TrainState, data: Any):
         state, perm = next_epoch_key(state)
@@ -271,6 +282,7 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
         eval_data: tuple[Any, Any] | None = None, shuffle: bool = True,
         steps_per_call: int = 50, progress: bool = True,
         callback: Callable[[int, TrainState, dict], None] | None = None,
+        mesh: Any = None, fsdp: bool = False,
         ) -> tuple[TrainState, dict[str, list]]:
     """Train for ``epochs`` epochs with a progress bar; return ``(state, history)``.
 
@@ -285,6 +297,9 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
     ``"step_loss"`` (every step's loss), ``"time"`` (seconds per epoch, the first one
     includes compilation), ``"samples_per_s"``, and ``"val_loss"``/``"val_accuracy"``
     with ``eval_data``.
+
+    ``mesh``: train data parallel over its devices (``fsdp=True``: sharded), the state and
+    data placed by :mod:`fnn.parallel`; ``batch_size`` must be divisible by the device count.
     """
     if eval_data is not None and not isinstance(model_or_loss_fn, Module):
         raise ValueError("fnn.train.fit: eval_data needs a Module (evaluation runs the model); "
@@ -293,7 +308,11 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
     n = _num_samples(data)
     nb = n // batch_size
     batch_indices(None, n, batch_size)  # validates batch_size
-    run = make_train_steps(model_or_loss_fn, opt, loss)
+    run = make_train_steps(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
+    if mesh is not None:
+        from . import parallel
+        data = parallel.replicate(data, mesh)
+        state = parallel.shard_state(state, mesh, fsdp=fsdp)
     split = jax.jit(next_epoch_key, donate_argnums=0)
     hist: dict[str, list] = {"epoch": [], "loss": [], "step_loss": [], "time": [],
                              "samples_per_s": []}

@@ -200,3 +200,70 @@ def test_lbfgs_state_both_ways(line_search_fn):
     topt2.step(closure_for(net2, topt2))
     params, state, _ = step(params, state)
     _compare(params, net2, rtol=1e-9)
+
+
+class _TorchNet(torch.nn.Module):
+    """Fleuret's CNN (the lecture's Net), as in torch."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 32, kernel_size=5)
+        self.conv2 = torch.nn.Conv2d(32, 64, kernel_size=5)
+        self.fc1 = torch.nn.Linear(256, 200)
+        self.fc2 = torch.nn.Linear(200, 10)
+
+    def forward(self, x):
+        F = torch.nn.functional
+        x = F.relu(F.max_pool2d(self.conv1(x), kernel_size=3, stride=3))
+        x = F.relu(F.max_pool2d(self.conv2(x), kernel_size=2, stride=2))
+        x = F.relu(self.fc1(x.view(-1, 256)))
+        return self.fc2(x)
+
+
+class _FnnNet(nn.Module):
+    def __init__(self):
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=5)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=5)
+        self.fc1 = nn.Linear(256, 200)
+        self.fc2 = nn.Linear(200, 10)
+
+    def forward(self, p, x):
+        F = nn.functional
+        x = F.relu(F.max_pool2d(self.conv1(p["conv1"], x), kernel_size=3, stride=3))
+        x = F.relu(F.max_pool2d(self.conv2(p["conv2"], x), kernel_size=2, stride=2))
+        x = F.relu(self.fc1(p["fc1"], x.reshape(-1, 256)))
+        return self.fc2(p["fc2"], x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fleuret_cnn_logits_with_torch_weights(dtype):
+    torch.manual_seed(0)
+    tnet = _TorchNet().to(dtype)
+    x = torch.randn(8, 1, 28, 28, dtype=dtype)
+    params, buffers = tinterop.load_state_dict(_FnnNet(), tnet)
+    assert buffers == {}
+    logits = _FnnNet()(params, jnp.asarray(x.numpy()))
+    assert logits.dtype == (jnp.float64 if dtype == torch.float64 else jnp.float32)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(logits), tnet(x).detach().numpy(), **tol)
+
+
+def test_batchnorm_buffers_roundtrip():
+    tnet = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.ReLU(),
+                               torch.nn.Linear(6, 2)).double()
+    tnet.train()
+    for _ in range(3):
+        tnet(torch.randn(16, 4, dtype=torch.float64))
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2))
+    params, buffers = tinterop.load_state_dict(model, tnet.state_dict())
+    assert list(_tree.flatten(buffers)) == ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
+    assert int(buffers["1"]["num_batches_tracked"]) == 3
+    assert buffers["1"]["num_batches_tracked"].dtype == jnp.int64
+    tnet.eval()
+    x = torch.randn(5, 4, dtype=torch.float64)
+    np.testing.assert_allclose(np.asarray(model(params, jnp.asarray(x.numpy()), buffers=buffers)),
+                               tnet(x).detach().numpy(), rtol=1e-12, atol=1e-12)
+    back = tinterop.state_dict(params, buffers)
+    assert list(back) == list(tnet.state_dict())
+    for k, v in tnet.state_dict().items():
+        assert back[k].dtype == v.dtype and torch.equal(back[k], v), k
