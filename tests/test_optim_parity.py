@@ -26,11 +26,10 @@ RTOL64, ATOL64 = 1e-10, 1e-13
 # Muon: bf16 Newton-Schulz; a one-bf16-ulp flip in the orthogonalised update moves a
 # parameter by ~lr * 2^-8, and the difference is carried (not amplified) over 100 steps
 MUON_ATOL, MUON_STEPS = 1e-2, 10
-# float64 rows whose trajectory passes through an ill-conditioned point (Adafactor's
-# rsqrt of a near-eps1^2 factored variance around step 45 of the non-convex run turns a
-# 1e-16 difference in the gradient's rounding into 1e-9): looser, measured tolerance
-RTOL64_OVERRIDE = {"nonconvex-adafactor-lr=0.01,beta2_decay=-0.5": (1e-8, 1e-8),
-                   "nonconvex-adafactor-lr=0.05,beta2_decay=-0.6": (1e-8, 1e-8)}
+# fnn may differ from torch by this many times torch's own divergence under a ~4-ulp
+# perturbation of the start (see _sensitivity): that covers ill-conditioned stretches of a
+# trajectory without loosening the tolerance where the problem is well-conditioned
+SENSITIVITY_FACTOR = 10
 
 # float32: measured worst relative error over 100 steps (rtol) and atol, per optimizer;
 # torch's CPU sqrt/exp are not correctly rounded and its FMA use differs from XLA's
@@ -51,22 +50,50 @@ PARAMS32 = [pytest.param(name, kw, prob, id=f"{prob}-{case_id((name, kw))}")
             for name, kw in _LAST.items() for prob in problems_for(name)]
 
 
+def _sensitivity(name, kw, prob, steps, tdtype, tt, tl):
+    """How far torch moves from *itself* when the start is perturbed by ~4 ulp.
+
+    Some trajectories pass through ill-conditioned points (a chaotic stretch of the
+    non-convex problem, an Adafactor rsqrt of a near-eps variance, a ReLU kink) where
+    any rounding difference -- an FMA, a differently rounded sqrt -- is amplified by
+    orders of magnitude, in torch as much as in fnn. The bound below grants fnn
+    ``SENSITIVITY_FACTOR`` times that self-divergence on top of the fixed tolerances:
+    it is ~1 ulp on early steps, so a wrong formula still fails at once.
+    Returns per-step loss differences, per-step ``{name: max abs param difference}`` and
+    the perturbed run's final optimizer state.
+    """
+    problem = PROBLEMS[prob]
+    rel = 4 * np.finfo(np.float64 if tdtype == torch.float64 else np.float32).eps
+    bumped = problem._replace(params={k: v * (1 + rel) for k, v in problem.params.items()})
+    pt, pl, popt, pnamed = run_torch(name, kw, bumped, steps, tdtype)
+    dl = np.abs(np.asarray(pl) - np.asarray(tl))
+    dp = [{k: float(np.max(np.abs(pt[i][k] - tt[i][k]))) for k in tt[i]} for i in range(steps)]
+    return dl, dp, torch_state(popt, pnamed)
+
+
 def _compare(name, kw, prob, dtype, rtol, atol, steps=STEPS):
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
     tt, tl, topt, named = run_torch(name, kw, PROBLEMS[prob], steps, tdtype)
     ft, fl, state = run_fnn(name, kw, PROBLEMS[prob], steps, dtype)
     assert np.all(np.abs(tl) < 1e8), "the torch run diverged: a bad case"
-    np.testing.assert_allclose(fl, tl, rtol=rtol, atol=atol, err_msg="losses")
+    dl, dp, pstate = _sensitivity(name, kw, prob, steps, tdtype, tt, tl)
+    tl = np.asarray(tl)
+    bad = np.abs(fl - tl) > atol + rtol * np.abs(tl) + SENSITIVITY_FACTOR * dl
+    assert not bad.any(), (f"losses differ at steps {np.flatnonzero(bad)[:5] + 1}: fnn "
+                           f"{fl[bad][:3]}, torch {tl[bad][:3]}, torch self-divergence {dl[bad][:3]}")
     for i in sorted({0, 1, 9, steps // 2, steps - 1}):
         for k in tt[i]:
-            np.testing.assert_allclose(ft[i][k], tt[i][k], rtol=rtol, atol=atol,
+            np.testing.assert_allclose(ft[i][k], tt[i][k], rtol=rtol,
+                                       atol=atol + SENSITIVITY_FACTOR * dp[i][k],
                                        err_msg=f"step {i + 1}, {k}")
     ts, fs = torch_state(topt, named), fnn_state(state)
     for k, slots in ts.items():
         expected = {s for s in slots if s != "step"}
         assert set(fs.get(k, {})) == expected, (k, set(fs.get(k, {})), expected)
         for s in expected:
-            np.testing.assert_allclose(fs[k][s], slots[s], rtol=rtol, atol=atol,
+            drift = np.max(np.abs(np.asarray(pstate[k][s], float) - np.asarray(slots[s], float)))
+            np.testing.assert_allclose(fs[k][s], slots[s], rtol=rtol,
+                                       atol=atol + SENSITIVITY_FACTOR * drift,
                                        err_msg=f"state[{k}][{s}]")
         if "step" in slots:
             assert float(slots["step"]) == int(state.step) == steps
@@ -78,9 +105,7 @@ def test_parity_float64(name, kw, prob):
         # bf16 Newton-Schulz differences accumulate: 10 steps at bf16 precision
         _compare(name, kw, prob, np.float64, MUON_ATOL, MUON_ATOL, MUON_STEPS)
         return
-    cid = f"{prob}-{case_id((name, kw))}"
-    tol = next((v for k, v in RTOL64_OVERRIDE.items() if cid.startswith(k)), (RTOL64, ATOL64))
-    _compare(name, kw, prob, np.float64, *tol)
+    _compare(name, kw, prob, np.float64, RTOL64, ATOL64)
 
 
 @pytest.mark.parametrize("name,kw,prob", PARAMS32)
