@@ -267,3 +267,77 @@ def test_batchnorm_buffers_roundtrip():
     assert list(back) == list(tnet.state_dict())
     for k, v in tnet.state_dict().items():
         assert back[k].dtype == v.dtype and torch.equal(back[k], v), k
+
+
+def _bias_free_mlp(p0):
+    """The posts' MLP without biases (Muon takes 2-D parameters only, as in torch)."""
+    net = torch.nn.Sequential(torch.nn.Linear(3, 32, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 1, bias=False)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor(p0["0.weight"]))
+        net[2].weight.copy_(torch.tensor(p0["2.weight"]))
+    model = nn.Sequential(nn.Linear(3, 32, bias=False), nn.ReLU(), nn.Linear(32, 1, bias=False))
+    return net, model
+
+
+def _loss_no_bias(p, x, y):
+    h = jnp.maximum(x @ p["0"]["weight"].T, 0)
+    return jnp.sum((h @ p["2"]["weight"].T - y) ** 2)
+
+
+@pytest.mark.parametrize("name,kw,tcls,rtol,atol", [
+    # Muon orthogonalises in bfloat16 (as torch): compared at bf16 precision
+    ("muon", dict(lr=1e-3, momentum=0.9), torch.optim.Muon, 0, 2e-3),
+    ("sparse_adam", dict(lr=1e-2), torch.optim.SparseAdam, 1e-10, 1e-13),
+])
+def test_muon_and_sparse_adam_state_both_ways(name, kw, tcls, rtol, atol):
+    x, y, p0 = mlp_problem()
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    sparse = name == "sparse_adam"
+
+    def steps(net, topt, k):
+        for _ in range(k):
+            topt.zero_grad()
+            torch.sum((net(xt) - yt) ** 2).backward()
+            if sparse:  # SparseAdam takes sparse gradients only
+                for t in net.parameters():
+                    t.grad = t.grad.to_sparse()
+            topt.step()
+
+    def compare(params, net):
+        for k, v in _tree.flatten(params).items():
+            np.testing.assert_allclose(np.asarray(v), net.state_dict()[k].numpy(), rtol=rtol,
+                                       atol=atol, err_msg=k)
+
+    opt = getattr(optim, name)(**kw)
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    @jax.jit
+    def fnn_step(p, s):
+        u, s = opt.update(jax.grad(_loss_no_bias)(p, xj, yj), s, p)
+        return optim.apply_updates(p, u), s
+
+    net, model = _bias_free_mlp(p0)
+    topt = tcls(net.parameters(), **kw)
+    steps(net, topt, N)
+    params, _ = tinterop.load_state_dict(model, net)
+    # torch's Muon keeps no step count (its update does not use one): fnn infers 1 unless told
+    inferred = tinterop.optimizer_state_from_torch(opt, params, topt, net)
+    assert int(inferred.step) == (1 if name == "muon" else N)
+    state = tinterop.optimizer_state_from_torch(opt, params, topt, net, step=N)
+    assert int(state.step) == N
+    ref, ropt = copy.deepcopy((net, topt))
+    steps(ref, ropt, M)
+    for _ in range(M):
+        params, state = fnn_step(params, state)
+    compare(params, ref)
+    assert not np.allclose(np.asarray(params["0"]["weight"]), p0["0.weight"])
+
+    net2, _ = _bias_free_mlp(p0)
+    net2.load_state_dict(tinterop.state_dict(params))
+    topt2 = tcls(net2.parameters(), **kw)
+    tinterop.optimizer_state_to_torch(opt, state, params, topt2, net2)
+    steps(net2, topt2, M)
+    for _ in range(M):
+        params, state = fnn_step(params, state)
+    compare(params, net2)

@@ -233,7 +233,8 @@ def optimizer_state_from_torch(opt: Any, params: Mapping, torch_opt: Any, torch_
         want = tmpl_slots[n]
         have = dict(by_name.get(n, {}))
         if "step" in have:
-            steps.add(float(np.asarray(to_numpy(have.pop("step")))))
+            st = have.pop("step")  # a tensor, or a Python int (SparseAdam)
+            steps.add(float(st if isinstance(st, (int, float)) else np.asarray(to_numpy(st))))
         if not have and not by_name.get(n):  # torch has not stepped this parameter yet
             new_slots[n] = want
             continue
@@ -331,8 +332,9 @@ def optimizer_state_to_torch(opt: Any, opt_state: Any, params: Mapping, torch_op
             entry = {k: to_torch(v) for k, v in slots[n].items()}
             if step == 0 and rule != "Adagrad":
                 continue
-            if has_step:
-                entry["step"] = torch.tensor(float(step), dtype=torch.get_default_dtype())
+            if has_step:  # SparseAdam keeps a Python int (its bias corrections in doubles)
+                entry["step"] = step if rule == "SparseAdam" else torch.tensor(
+                    float(step), dtype=torch.get_default_dtype())
             new_state[index[id(p)]] = entry
     groups = sd["param_groups"]
     for ti, fg in tg_to_fg.items():

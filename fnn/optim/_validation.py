@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import numpy as np
 
 from ._engine import is_concrete
@@ -18,6 +19,8 @@ __all__ = ["check", "check_lr", "check_eps", "check_betas", "check_weight_decay"
 
 def fmt(x: Any) -> str:
     """Format a value as torch's f-strings do (``-1.0``, ``(0.9, 0.999)``)."""
+    if isinstance(x, jax.core.Tracer):  # unvalidated (see the module docstring): never read it
+        return str(type(x).__name__)
     if isinstance(x, np.ndarray) or hasattr(x, "shape") and not isinstance(x, (int, float)):
         try:
             return str(np.asarray(x).item())

@@ -8,7 +8,7 @@ from typing import Any
 import jax.numpy as jnp
 import optax
 
-from ._engine import Rule, build, cast, lerp, weight_decay
+from ._engine import Rule, build, cast, is_concrete, lerp, weight_decay
 from ._validation import check, check_betas, check_eps, check_lr, check_weight_decay
 
 __all__ = ["adam"]
@@ -47,8 +47,11 @@ def validate_adam(hp: Mapping[str, Any]) -> None:
     check_betas(hp["betas"])
     check_weight_decay(hp["weight_decay"])
     b = hp["betas"]
-    check(not any(isinstance(x, bool) or (isinstance(x, int)) for x in b)
-          or all(hasattr(x, "shape") for x in b),
+    # torch: both Python floats, or both Tensors (arrays here); a traced value (vmap over
+    # one beta) or a schedule cannot be checked and goes with either
+    known = [x for x in b if is_concrete(x)]
+    check(all(isinstance(x, float) for x in known)
+          or all(hasattr(x, "shape") and not isinstance(x, float) for x in known),
           "betas must be either both floats or both Tensors")
 
 

@@ -42,7 +42,9 @@ def _validate(hp: Mapping[str, Any]) -> None:
     check_weight_decay(hp["weight_decay"])
     if hp["nesterov"]:
         mu, damp = hp["momentum"], hp["dampening"]
-        check(not (mu <= 0 or damp != 0), "Nesterov momentum requires a momentum and zero dampening")
+        # a schedule or a traced value cannot be checked now (as in _validation)
+        bad = (is_concrete(mu) and mu <= 0) or (is_concrete(damp) and damp != 0)
+        check(not bad, "Nesterov momentum requires a momentum and zero dampening")
 
 
 def sgd(
