@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["Domain", "TestFunction", "FUNCTIONS", "get", "names", "resolve",
            "ackley", "beale", "booth", "bukin_n6", "easom", "goldstein_price", "himmelblau",
@@ -247,5 +248,14 @@ def _domain(d: Any) -> Domain:
         return d
     if isinstance(d, Mapping):
         return Domain.from_mapping(d)
-    raise TypeError(f"a domain must be a Domain or a mapping with x0, y0, xmin, xmax, ymin, "
-                    f"ymax; got {type(d).__name__}")
+    if isinstance(d, (tuple, list, np.ndarray)):  # torchopt's domain_fn() vector
+        vals = [float(v) for v in np.ravel(np.asarray(d, dtype=float))]
+        if len(vals) == 4:
+            raise ValueError(f"the domain has no start point: got the 4 values {vals} "
+                             "(a domain is x0, y0, xmin, xmax, ymin, ymax)")
+        if len(vals) != 6:
+            raise ValueError(f"a domain is the 6 values x0, y0, xmin, xmax, ymin, ymax; got "
+                             f"{len(vals)}: {vals}")
+        return Domain(*vals)
+    raise TypeError(f"a domain must be a Domain, a mapping with x0, y0, xmin, xmax, ymin, "
+                    f"ymax, or those 6 values in that order; got {type(d).__name__}")

@@ -125,5 +125,11 @@ def test_custom_function_and_domain_errors():
         testfns.resolve(f)
     with pytest.raises(ValueError, match="xmin < xmax"):
         testfns.Domain(0, 0, 1, -1, 0, 1)
+    # torchopt's domain vector (x0, y0, xmin, xmax, ymin, ymax)
+    assert testfns.resolve((f, (2, 2, -3, 3, -3, 3))).domain == tf.domain
+    with pytest.raises(ValueError, match=r"the domain has no start point: got the 4 values"):
+        testfns.resolve((f, (-3, 3, -3, 3)))
+    with pytest.raises(ValueError, match=r"6 values .* got 5"):
+        testfns.resolve((f, (0, -3, 3, -3, 3)))
     moved = testfns.resolve("sphere", domain=lambda: dict(x0=1, y0=1, xmin=-1, xmax=2, ymin=-1, ymax=2))
     assert moved.domain.x0 == 1 and moved.fn is testfns.sphere
