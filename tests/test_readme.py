@@ -38,7 +38,7 @@ def test_quickstart_runs_and_trains():
 def test_the_two_commands_use_real_extras_and_files():
     pyproject = (ROOT / "pyproject.toml").read_text()
     section = pyproject.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
-    extras = {m.group(1): m.group(2) for m in re.finditer(r"^(\w+) = \[(.*?)\]", section,
+    extras = {m.group(1): m.group(2) for m in re.finditer(r"^(\w+) = \[(.*?)^\]", section,
                                                           flags=re.S | re.M)}
     commands = re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)
     main_job = next(c for c in commands if "examples/cnn.py" in c)
