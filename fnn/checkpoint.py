@@ -93,6 +93,9 @@ def _encode(leaf: Any) -> tuple[np.ndarray, dict[str, Any]]:
         return data, {"dtype": str(data.dtype), "shape": list(leaf.shape),
                       "prng_impl": str(jax.random.key_impl(leaf))}
     arr = np.asarray(jax.device_get(leaf))
+    if arr.dtype.kind not in "biufcV" or arr.dtype.hasobject:
+        raise TypeError(f"a leaf of dtype {arr.dtype} ({type(leaf).__name__}) is not an array "
+                        "of numbers")
     entry = {"dtype": str(arr.dtype), "shape": list(arr.shape)}
     if arr.dtype not in _NATIVE:
         arr = arr.view(_AS_UINT[arr.dtype.itemsize])
@@ -122,6 +125,10 @@ def _named(tree: Any) -> dict[str, Any]:
 
 def state_dict(params: Mapping, buffers: Mapping | None = None) -> dict[str, np.ndarray]:
     """torch's ``model.state_dict()``: params and buffers as ``{"fc1.weight": ndarray}``."""
+    for name, tree in (("params", params), ("buffers", buffers)):
+        if tree is not None and not isinstance(tree, Mapping):
+            raise TypeError(f"state_dict: {name} must be a nested dict of arrays (such as "
+                            f"model.init(key)), got {type(tree).__name__}")
     flat = {k: v for k, v in _tree.flatten(params).items()}
     for k, v in _tree.flatten(buffers or {}).items():
         if k in flat:
@@ -148,10 +155,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _pack(named: Mapping[str, Any], st_meta: dict[str, str]) -> tuple[bytes, dict[str, Any]]:
+def _pack(named: Mapping[str, Any], st_meta: dict[str, str], what: str
+          ) -> tuple[bytes, dict[str, Any]]:
     arrays, manifest = {}, {}
     for name, leaf in named.items():
-        arrays[name], manifest[name] = _encode(leaf)
+        try:
+            arrays[name], manifest[name] = _encode(leaf)
+        except TypeError as e:
+            raise TypeError(f"checkpoint.save: {what} entry {name!r}: {e}") from None
     return _safetensors().save(arrays, metadata=st_meta), manifest
 
 
@@ -180,6 +191,17 @@ def save(path: str | os.PathLike, *, params: Any, buffers: Any = None, opt_state
     torch: ``torch.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, f)``.
     """
     path = Path(path)
+    if step is not None:
+        a = np.asarray(step) if isinstance(step, (np.ndarray, np.generic, jax.Array)) else None
+        if (isinstance(step, bool) or not (isinstance(step, int) or (
+                a is not None and a.size == 1 and a.dtype.kind in "iu"))):
+            raise TypeError(f"checkpoint.save: step must be an int, got {type(step).__name__} "
+                            f"{step!r}")
+    if key is not None and not isinstance(key, jax.Array):
+        raise TypeError(f"checkpoint.save: key must be a jax.random.key(...) (or a raw uint32 "
+                        f"PRNGKey), got {type(key).__name__}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"checkpoint.save: metadata must be a dict, got {type(metadata).__name__}")
     try:
         meta_user = json.loads(json.dumps(dict(metadata or {})))
     except (TypeError, ValueError) as e:
@@ -196,10 +218,11 @@ def save(path: str | os.PathLike, *, params: Any, buffers: Any = None, opt_state
 
     model_named = state_dict(params, buffers)
     files: dict[str, bytes] = {}
-    files[MODEL_FILE], model_manifest = _pack(model_named, {"format": "pt"})
+    files[MODEL_FILE], model_manifest = _pack(model_named, {"format": "pt"}, "params/buffers")
     opt_manifest = None
     if opt_state is not None:
-        files[OPTIMIZER_FILE], opt_manifest = _pack(_named(opt_state), {"format": "fnn"})
+        files[OPTIMIZER_FILE], opt_manifest = _pack(_named(opt_state), {"format": "fnn"},
+                                                    "opt_state")
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "fnn_version": __version__,
         "step": None if step is None else int(step), "key": _key_json(key), "metadata": meta_user,
@@ -272,9 +295,13 @@ def _verified(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, bytes]
                          f"{e})") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"checkpoint {str(path)!r}: {META_FILE} is not an fnn checkpoint record")
+    if not isinstance(meta.get("format_version", 0), int):
+        raise ValueError(f"checkpoint {str(path)!r}: {META_FILE} is invalid or tampered with "
+                         "(format_version)")
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"checkpoint {str(path)!r} has format version {meta['format_version']}; "
                          f"this fnn reads up to {FORMAT_VERSION}: upgrade fnn")
+    _check_meta(path, meta)
     blobs = {}
     for name, info in meta["files"].items():
         f = where / name
@@ -292,9 +319,94 @@ def _verified(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, bytes]
     return meta, blobs
 
 
-def _read(blob: bytes, manifest: Mapping[str, Any]) -> dict[str, jax.Array]:
-    arrays = _safetensors().load(blob)
-    return {k: _decode(arrays[k], manifest[k]) for k in manifest}
+def _read(path: Any, name: str, blob: bytes, manifest: Mapping[str, Any]) -> dict[str, jax.Array]:
+    """Parse a safetensors blob (never pickle) and decode the manifest's entries; anything
+    inconsistent is a ``ValueError`` naming the file."""
+    try:
+        arrays = _safetensors().load(blob)
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise ValueError(f"checkpoint {str(path)!r}: {name} is corrupted (not a valid "
+                         f"safetensors file: {e})") from None
+    missing = [k for k in manifest if k not in arrays]
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r}: {name} does not hold the entries "
+                         f"{missing[:5]} listed in {META_FILE}")
+    out = {}
+    for k, entry in manifest.items():
+        try:
+            out[k] = _decode(arrays[k], entry)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"checkpoint {str(path)!r}: {name} entry {k!r} does not match "
+                             f"its record in {META_FILE} ({e})") from None
+    return out
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _valid_dtype(name: Any) -> bool:
+    try:
+        dt = jnp.dtype(name)
+    except (TypeError, ValueError):
+        return False
+    return bool(jnp.issubdtype(dt, jnp.number) or dt == np.bool_)
+
+
+def _valid_entry(e: Any, key_data: bool = False) -> bool:
+    """A manifest entry: a numeric dtype, a shape of non-negative ints, an optional PRNG
+    implementation name (resolved by JAX among its registered ones, never executed)."""
+    if not isinstance(e, dict) or not _valid_dtype(e.get("dtype")):
+        return False
+    shape = e.get("shape")
+    if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        return False
+    impl = e.get("prng_impl")
+    return impl is None or isinstance(impl, str)
+
+
+def _check_meta(path: Any, meta: dict[str, Any]) -> None:
+    """Validate the structure of ``meta.json`` before using any of it: checksums only prove
+    the data files match the record, so the record itself must be well formed (a hand-edited
+    or tampered one is a clear ``ValueError``, never a crash deep inside, never code run)."""
+    def bad(what: str) -> None:
+        raise ValueError(f"checkpoint {str(path)!r}: {META_FILE} is invalid or tampered with "
+                         f"({what})")
+
+    files = meta.get("files")
+    if not isinstance(files, dict) or MODEL_FILE not in files or any(
+            n not in (MODEL_FILE, OPTIMIZER_FILE) for n in files):
+        bad(f"'files' must list {MODEL_FILE} and optionally {OPTIMIZER_FILE}, got "
+            f"{list(files) if isinstance(files, dict) else type(files).__name__}")
+    for n, info in files.items():
+        if not (isinstance(info, dict) and isinstance(info.get("sha256"), str)
+                and len(info["sha256"]) == 64 and set(info["sha256"]) <= _HEX
+                and isinstance(info.get("bytes"), int) and info["bytes"] >= 0):
+            bad(f"the size and sha256 of {n}")
+    step = meta.get("step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        bad(f"step must be an int, got {step!r}"[:200])
+    if not isinstance(meta.get("metadata"), dict):
+        bad("metadata must be a JSON object")
+    key = meta.get("key")
+    if key is not None and not (_valid_entry(key) and isinstance(key.get("data"), (list, int))):
+        bad("key")
+    for what in ("params", "buffers"):
+        names = meta.get(what)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            bad(f"{what} must be a list of names")
+    model = meta.get("model")
+    if not isinstance(model, dict) or not all(_valid_entry(e) for e in model.values()):
+        bad("the model manifest")
+    unknown = [n for n in meta["params"] + meta["buffers"] if n not in model]
+    if unknown:
+        bad(f"names without a manifest entry: {unknown[:5]}")
+    opt = meta.get("optimizer")
+    if opt is not None and (not isinstance(opt, dict)
+                            or not all(_valid_entry(e) for e in opt.values())):
+        bad("the optimizer manifest")
+    if (opt is None) != (OPTIMIZER_FILE not in files):
+        bad(f"the optimizer manifest and {OPTIMIZER_FILE} must come together")
 
 
 def _check_match(path: Any, what: str, saved: Mapping[str, Any], like: Mapping[str, Any]) -> None:
@@ -334,6 +446,10 @@ def _like_fields(like: Any) -> dict[str, Any]:
     if not isinstance(like, Mapping):
         raise TypeError("checkpoint.load: like must be a mapping (or a NamedTuple such as "
                         f"TrainState) with params/buffers/opt_state templates, got {type(like).__name__}")
+    unknown = sorted(set(like) - {"params", "buffers", "opt_state", "step", "key"})
+    if unknown:
+        raise ValueError(f"checkpoint.load: like has unknown entries {unknown}; the templates "
+                         "are 'params', 'buffers' and 'opt_state'")
     return dict(like)
 
 
@@ -352,14 +468,14 @@ def load(path: str | os.PathLike, *, like: Any = None) -> Checkpoint:
     """
     meta, blobs = _verified(path)
     tmpl = _like_fields(like)
-    model = _read(blobs[MODEL_FILE], meta["model"])
+    model = _read(path, MODEL_FILE, blobs[MODEL_FILE], meta["model"])
     params = _restore_dict(path, "parameters", meta["params"], model, meta["model"],
                            tmpl.get("params"))
     buffers = _restore_dict(path, "buffers", meta["buffers"], model, meta["model"],
                             tmpl.get("buffers"))
     opt_state = None
     if meta["optimizer"] is not None:
-        flat = _read(blobs[OPTIMIZER_FILE], meta["optimizer"])
+        flat = _read(path, OPTIMIZER_FILE, blobs[OPTIMIZER_FILE], meta["optimizer"])
         like_opt = tmpl.get("opt_state")
         if like_opt is None:
             opt_state = flat
@@ -373,5 +489,9 @@ def load(path: str | os.PathLike, *, like: Any = None) -> Checkpoint:
     key = None
     if meta["key"] is not None:
         k = meta["key"]
-        key = _decode(np.asarray(k["data"], dtype=k["dtype"]), k)
+        try:
+            key = _decode(np.asarray(k["data"], dtype=k["dtype"]), k)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"checkpoint {str(path)!r}: {META_FILE} is invalid or tampered "
+                             f"with (key: {e})") from None
     return Checkpoint(params, buffers, opt_state, meta["step"], key, meta["metadata"])

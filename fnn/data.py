@@ -41,6 +41,8 @@ def resize(x: Any, size: int) -> np.ndarray:
     ``jax.image.resize(method="bilinear")`` (antialiased when shrinking); torch's
     ``F.interpolate(mode="bilinear", antialias=True)`` up to the edge convention.
     """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"resize: size must be a positive int, got {size!r}")
     x = jnp.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"resize: expected images (N, C, H, W), got shape {tuple(x.shape)}")
@@ -57,13 +59,13 @@ def load_digits(size: int = 8) -> tuple[np.ndarray, np.ndarray]:
     No download: the data ships with ``scikit-learn`` (``pip install fnn[examples]``).
     Source: Alpaydin & Kaynak, UCI "Optical Recognition of Handwritten Digits" (1998).
     """
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"load_digits: size must be a positive int, got {size!r}")
     try:
         from sklearn.datasets import load_digits as _sk_digits
     except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
         raise ImportError("fnn.data.load_digits needs scikit-learn: pip install scikit-learn "
                           "(or pip install fnn[examples])") from e
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"load_digits: size must be a positive int, got {size!r}")
     d = _sk_digits()
     x = (d.images.astype(np.float32) / 16.0)[:, None, :, :]
     if size != 8:
@@ -172,12 +174,16 @@ def train_test_split(x: Any, y: Any, test_fraction: float = 0.2, *, key: jax.Arr
 def mean_std(x: Any) -> tuple[float, float]:
     """The scalar mean and (unbiased, torch's ``x.std()``) standard deviation of ``x``."""
     x = np.asarray(x, dtype=np.float64)
+    if x.size < 2:
+        raise ValueError(f"mean_std: needs at least 2 values for the unbiased std, got {x.size}")
     return float(x.mean()), float(x.std(ddof=1))
 
 
 def normalize(x: Any, mean: Any, std: Any) -> np.ndarray:
     """``(x - mean) / std`` in ``x``'s dtype (Fleuret: ``x.sub_(mu).div_(std)``)."""
     x = np.asarray(x)
+    if np.any(np.asarray(std) == 0):
+        raise ValueError("normalize: std must be non-zero (a constant input has std 0)")
     return ((x - np.asarray(mean, x.dtype)) / np.asarray(std, x.dtype)).astype(x.dtype)
 
 
@@ -196,6 +202,9 @@ def batch_indices(key: jax.Array | None, n: int, batch_size: int) -> jax.Array:
     static). torch: ``DataLoader(dataset, batch_size, shuffle=True, drop_last=True)``.
     """
     _check_batch_size(batch_size)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"batch_indices: n (the number of samples) must be a non-negative int, "
+                         f"got {n!r}")
     if batch_size > n:
         raise ValueError(f"batch_size {batch_size} is larger than the dataset ({n} samples)")
     order = jnp.arange(n, dtype=jnp.int32) if key is None else jax.random.permutation(key, n)

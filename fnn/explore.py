@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import testfns
+from . import _check, testfns
 from .optim.step import step as optim_step
 
 __all__ = ["test_optim", "TestOptimResult", "trajectory"]
@@ -46,6 +46,10 @@ def trajectory(optimizer: optax.GradientTransformation, tf: testfns.TestFunction
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"test_optim: steps must be a positive int, got {steps!r}")
+    _check.transformation("test_optim", optimizer, "optimizer")
+    if not isinstance(tf, testfns.TestFunction):
+        raise TypeError(f"trajectory: tf must be a fnn.testfns.TestFunction (testfns.get(name) "
+                        f"or testfns.resolve(...)), got {type(tf).__name__}")
     dtype = jnp.result_type(float)
     start = {"x": jnp.asarray(tf.domain.x0, dtype), "y": jnp.asarray(tf.domain.y0, dtype)}
     loss_fn = lambda p: tf(p["x"], p["y"])

@@ -22,6 +22,7 @@ fnn's start points are fixed (not drawn at random), and its ``beale`` is the sta
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -48,6 +49,11 @@ class Domain:
     ymax: float
 
     def __post_init__(self) -> None:
+        for name in ("x0", "y0", "xmin", "xmax", "ymin", "ymax"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, str)) or not (isinstance(value, numbers.Real) or (
+                    hasattr(value, "dtype") and np.ndim(value) == 0)):
+                raise TypeError(f"Domain: {name} must be a number, got {value!r}")
         if not (self.xmin < self.xmax and self.ymin < self.ymax):
             raise ValueError(f"Domain: need xmin < xmax and ymin < ymax, got x in "
                              f"[{self.xmin}, {self.xmax}], y in [{self.ymin}, {self.ymax}]")
@@ -83,6 +89,14 @@ class TestFunction:
     minima: tuple[tuple[float, float], ...] = ()
     f_min: float | None = None
     note: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise TypeError(f"TestFunction {self.name!r}: fn must be callable f(x, y), got "
+                            f"{type(self.fn).__name__}")
+        if not isinstance(self.domain, Domain):
+            raise TypeError(f"TestFunction {self.name!r}: domain must be a Domain (see "
+                            f"Domain.from_mapping), got {type(self.domain).__name__}")
 
     def __call__(self, x: Any, y: Any) -> Any:
         return self.fn(x, y)

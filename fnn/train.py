@@ -39,8 +39,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .data import batch_indices
+from . import _check
+from .data import _check_batch_size, batch_indices
 from .nn.module import Module
+from .optim.nonfinite import find_nonfinite_states, nonfinite_stats
 from .optim.step import step as optim_step
 
 __all__ = ["TrainState", "init_state", "as_loss_fn", "train_step_fn", "make_train_step",
@@ -72,10 +74,18 @@ def init_state(params: Any, opt: optax.GradientTransformation, *, buffers: Any =
     The arrays are copied, so the caller's ``params`` and ``buffers`` stay valid after the
     state is donated to a jitted step.
     """
+    _check.transformation("fnn.train.init_state", opt)
+    _check.prng_key("fnn.train.init_state", key, allow_none=True)
     if key is None:
         key = jax.random.key(0)
     params, buffers = jax.tree.map(jnp.copy, (params, {} if buffers is None else buffers))
     return TrainState(params, opt.init(params), buffers, jnp.zeros((), jnp.int32), jnp.copy(key))
+
+
+def _check_state(who: str, state: Any) -> None:
+    if not isinstance(state, TrainState):
+        raise TypeError(f"{who}: expected a TrainState (from fnn.train.init_state), got "
+                        f"{type(state).__name__}")
 
 
 # ---------------------------------------------------------------------- the loss
@@ -120,17 +130,32 @@ def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransfor
     The state's key is split three ways: the next state's key, the model's key (Dropout)
     and the optimizer's key (AdaHessian's probes).
 
+    Non-finite values: build the state with a guarded optimizer,
+    ``opt = fnn.optim.nonfinite_guard(opt)`` (``policy="skip"`` or ``"raise"``), and pass
+    the same ``opt`` here. A step whose loss, gradients or update hold a NaN/Inf then
+    changes neither the params, the optimizer state nor the buffers (BatchNorm's running
+    statistics); ``state.step`` and the key still advance (the loop moved on, as torch's
+    ``GradScaler`` skips only ``optimizer.step()``), the returned loss is the non-finite
+    one, and the skips are counted in the optimizer state
+    (:func:`fnn.optim.nonfinite_stats`; :func:`fit` reports them per epoch).
+
     ``mesh`` (a ``jax.sharding.Mesh``): run data parallel over it (``fsdp=True``: with
     params and optimizer state sharded), see :func:`fnn.parallel.constrain_step`; place the
     state with :func:`fnn.parallel.shard_state` and the batches with ``shard_batch``.
     """
     f = as_loss_fn(model_or_loss_fn, loss)
+    _check.transformation("fnn.train", opt)
 
     def step(state: TrainState, batch: Any) -> tuple[TrainState, Any]:
         key, k_model, k_opt = jax.random.split(state.key, 3)
         params, opt_state, (value, buffers) = optim_step(
             opt, f, state.params, state.opt_state, state.buffers, batch, k_model, key=k_opt,
             has_aux=True)
+        guards = find_nonfinite_states(opt_state)
+        if guards:  # a skipped non-finite step leaves the buffers (BatchNorm stats) alone too
+            ok = guards[0].last_finite
+            buffers = jax.tree.map(lambda new, old: jnp.where(ok, new, old).astype(new.dtype),
+                                   buffers, state.buffers)
         return TrainState(params, opt_state, buffers, state.step + 1, key), value
 
     if mesh is not None:
@@ -181,6 +206,7 @@ def _make_indexed_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTra
 
 def next_epoch_key(state: TrainState) -> tuple[TrainState, jax.Array]:
     """Split the state's key: ``(state with the new key, the epoch's shuffling key)``."""
+    _check_state("fnn.train.next_epoch_key", state)
     key, perm = jax.random.split(state.key)
     return state._replace(key=key), perm
 
@@ -202,6 +228,7 @@ def make_train_epoch(model_or_loss_fn: Module | LossFn, opt: optax.GradientTrans
     dropped, so every step has the same shape. torch: ``for xb, yb in
     DataLoader(ds, batch_size, shuffle=True, drop_last=True): ...``.
     """
+    _check_batch_size(batch_size)
     step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
 
     def epoch(state: TrainState, data: Any):
@@ -227,6 +254,10 @@ def make_evaluate(model: Module, loss: LossFn | None = None, batch_size: int = 1
     target``) is there when the outputs are ``(N, C)`` scores (``C > 1``) and the targets
     integer labels. The data are padded to whole batches and the padding masked out.
     """
+    if not isinstance(model, Module):
+        raise TypeError(f"fnn.train.make_evaluate: model must be an fnn.nn.Module, got "
+                        f"{type(model).__name__}")
+    _check_batch_size(batch_size)
 
     def run(params, buffers, data):
         x, y = data
@@ -270,6 +301,10 @@ def evaluate(model: Module, params: Any, data: tuple[Any, Any], *, buffers: Any 
     torch: ``model.eval(); with torch.no_grad(): ...`` over a test ``DataLoader``. See
     :func:`make_evaluate` (the compiled function is cached per model, loss and batch size).
     """
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise ValueError("fnn.train.evaluate: data must be a pair (inputs, targets), got "
+                         f"{type(data).__name__}")
+    _check_batch_size(batch_size)
     n = _num_samples(data)
     fn = make_evaluate(model, loss, min(batch_size, n))
     out = fn(params, {} if buffers is None else buffers, tuple(jnp.asarray(a) for a in data))
@@ -313,12 +348,21 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
 
     ``history``: ``"epoch"``, ``"loss"`` (mean training loss of the epoch),
     ``"step_loss"`` (every step's loss), ``"time"`` (seconds per epoch, the first one
-    includes compilation), ``"samples_per_s"``, and ``"val_loss"``/``"val_accuracy"``
-    with ``eval_data``.
+    includes compilation), ``"samples_per_s"``, ``"val_loss"``/``"val_accuracy"``
+    with ``eval_data``, and ``"skipped_steps"`` (the total of non-finite steps skipped so
+    far, after each epoch) when ``opt`` is a :func:`fnn.optim.nonfinite_guard`.
 
-    ``mesh``: train data parallel over its devices (``fsdp=True``: sharded), the state and
-    data placed by :mod:`fnn.parallel`; ``batch_size`` must be divisible by the device count.
+    ``mesh``: train data parallel over its devices (``fsdp=True``: params and optimizer
+    state sharded, FSDP/ZeRO-3), the state placed by :func:`fnn.parallel.shard_state` and
+    the data replicated on the mesh; each step splits its batch over the devices, so
+    ``batch_size`` should be divisible by the device count. Across processes (after
+    :func:`fnn.parallel.initialize_distributed`) every process calls ``fit`` with the same
+    full data set and gets the same (global) state back.
     """
+    _check.integer("fnn.train.fit", "epochs", epochs, low=1)
+    _check_batch_size(batch_size)
+    _check.integer("fnn.train.fit", "steps_per_call", steps_per_call, low=1)
+    _check_state("fnn.train.fit", state)
     if eval_data is not None and not isinstance(model_or_loss_fn, Module):
         raise ValueError("fnn.train.fit: eval_data needs a Module (evaluation runs the model); "
                          "evaluate a loss_fn yourself in callback")
@@ -373,6 +417,9 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
             hist["step_loss"].extend(float(v) for v in ls)
             hist["time"].append(dt)
             hist["samples_per_s"].append(nb * batch_size / dt)
+            if find_nonfinite_states(state.opt_state):
+                hist.setdefault("skipped_steps", []).append(
+                    nonfinite_stats(state.opt_state)["skipped"])
             if eval_data is not None:
                 m = evaluate(model_or_loss_fn, state.params, eval_data, buffers=state.buffers,
                              loss=loss)

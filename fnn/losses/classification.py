@@ -19,6 +19,13 @@ __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "soft_margin_loss", "multilabel_soft_margin_loss"]
 
 
+def _broadcasts(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to exactly ``to`` (numpy rules)."""
+    if len(shape) > len(to):
+        return False
+    return all(s in (1, t) for s, t in zip(shape[::-1], to[::-1]))
+
+
 # ---------------------------------------------------------------------- class-index helpers
 def _class_dim(fn: str, input: jax.Array) -> int:
     if input.ndim == 0:
@@ -188,11 +195,14 @@ def binary_cross_entropy(input: jax.Array, target: jax.Array, weight: jax.Array 
                          f"input size ({tuple(np.shape(input))}) is deprecated. Please ensure they "
                          "have the same size.")
     input, target = jnp.asarray(input), jnp.asarray(target)
-    if is_concrete(input) and input.size and not bool(jnp.all((input >= 0) & (input <= 1))):
+    if is_concrete(input) and input.size and not bool(   # numpy: jnp would be traced under jit
+            np.all((np.asarray(input) >= 0) & (np.asarray(input) <= 1))):
         raise ValueError("all elements of input should be between 0 and 1")
     loss = _bce(input, target.astype(input.dtype))
     if weight is not None:
-        jnp.broadcast_shapes(np.shape(weight), input.shape)
+        if not _broadcasts(np.shape(weight), input.shape):
+            raise ValueError(f"binary_cross_entropy: weight of shape {tuple(np.shape(weight))} "
+                             f"must broadcast to the input shape {input.shape}")
         loss = loss * weight
     return apply_reduction(loss, reduction)
 
@@ -214,6 +224,11 @@ def binary_cross_entropy_with_logits(input: jax.Array, target: jax.Array,
         raise ValueError(f"Target size ({tuple(np.shape(target))}) must be the same as input size "
                          f"({tuple(np.shape(input))})")
     input, target = jnp.asarray(input), jnp.asarray(target).astype(jnp.asarray(input).dtype)
+    for name, w in (("weight", weight), ("pos_weight", pos_weight)):
+        if w is not None and not _broadcasts(np.shape(w), input.shape):
+            raise ValueError(f"binary_cross_entropy_with_logits: {name} of shape "
+                             f"{tuple(np.shape(w))} must broadcast to the input shape "
+                             f"{input.shape}")
     log_sig = jax.nn.log_sigmoid(input)
     coef = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * target
     loss = (1.0 - target) * input - coef * log_sig
@@ -252,6 +267,9 @@ def multilabel_soft_margin_loss(input: jax.Array, target: jax.Array,
     check_same_shape("multilabel_soft_margin_loss", input, target)
     input, target = jnp.asarray(input), jnp.asarray(target)
     loss = -(target * jax.nn.log_sigmoid(input) + (1 - target) * jax.nn.log_sigmoid(-input))
+    if weight is not None and not _broadcasts(np.shape(weight), input.shape):
+        raise ValueError(f"multilabel_soft_margin_loss: weight of shape {tuple(np.shape(weight))} "
+                         f"must broadcast to the input shape {input.shape} (one weight per class)")
     if weight is not None:
         loss = loss * weight
     loss = jnp.sum(loss, axis=-1) / input.shape[-1]

@@ -88,6 +88,9 @@ def multi_margin_loss(input: jax.Array, target: jax.Array, p: int = 1, margin: f
     if weight is not None and np.ndim(weight) != 1:
         raise ValueError("weight must be one-dimensional")
     input, target = jnp.asarray(input), jnp.asarray(target)
+    if weight is not None and np.shape(weight) != input.shape[-1:]:
+        raise ValueError(f"multi_margin_loss: weight must have one entry per class "
+                         f"({input.shape[-1:]}), got shape {tuple(np.shape(weight))}")
     _class_index_target("multi_margin_loss", input, target)
     n_classes = input.shape[-1]
     x_y = jnp.take_along_axis(input, target[..., None], axis=-1)
@@ -226,6 +229,9 @@ def triplet_margin_with_distance_loss(
     _check_margin_positive(margin)
     _check_same_ndim("triplet_margin_with_distance_loss", anchor=anchor, positive=positive,
                      negative=negative)
+    if distance_function is not None and not callable(distance_function):
+        raise TypeError("triplet_margin_with_distance_loss: distance_function must be a callable "
+                        f"d(x1, x2) (or None for pairwise_distance), got {distance_function!r}")
     dist = distance_function if distance_function is not None else pairwise_distance
     return _triplet(jnp.asarray(anchor), jnp.asarray(positive), jnp.asarray(negative), dist,
                     margin, swap, reduction)

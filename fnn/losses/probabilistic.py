@@ -7,6 +7,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import xlogy
 
 from ._reduction import (
@@ -87,7 +88,7 @@ def _gaussian_var(input: jax.Array, var: jax.Array | float) -> jax.Array:
             raise ValueError("var has negative entry/entries")
         return var * jnp.ones_like(input)
     var = jnp.asarray(var)
-    if is_concrete(var) and bool(jnp.any(var < 0)):
+    if is_concrete(var) and bool(np.any(np.asarray(var) < 0)):  # numpy: jit-safe
         raise ValueError("var has negative entry/entries")
     if var.shape == input.shape:
         return var
@@ -116,8 +117,8 @@ def gaussian_nll_loss(input: jax.Array, target: jax.Array, var: jax.Array | floa
     input, target = jnp.asarray(input), jnp.asarray(target)
     var = _gaussian_var(input, var)
     if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{reduction} is not valid (gaussian_nll_loss expects one of 'none', "
-                         "'mean', 'sum')")
+        raise ValueError(f"{reduction} is not valid (gaussian_nll_loss: reduction must be one of "
+                         "'none', 'mean', 'sum')")
     var = clamp_min_straight_through(var, eps)
     loss = 0.5 * (jnp.log(var) + (input - target) ** 2 / var)
     if full:

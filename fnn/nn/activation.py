@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
+from .. import _check
 from ._functional import activation as A
 from .module import Module
 
@@ -116,6 +117,7 @@ class LeakyReLU(_Activation):
     _fields = ("negative_slope",)
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        _check.number("LeakyReLU", "negative_slope", negative_slope)
         self.negative_slope = negative_slope
         self.inplace = inplace
 
@@ -127,6 +129,10 @@ class ELU(_Activation):
     _fields = ("alpha",)
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        _check.number(type(self).__name__, "alpha", alpha)
+        if type(self) is CELU and _check.is_number(alpha) and not isinstance(
+                alpha, jax.core.Tracer) and alpha == 0:
+            raise ValueError("CELU: ZeroDivisionError: alpha cannot be 0 for CELU")
         self.alpha = alpha
         self.inplace = inplace
 
@@ -157,6 +163,8 @@ class Hardtanh(_Activation):
     _fields = ("min_val", "max_val")
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        _check.number("Hardtanh", "min_val", min_val)
+        _check.number("Hardtanh", "max_val", max_val)
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val cannot be greater than max_val (got "
                              f"min_val={min_val}, max_val={max_val})")
@@ -172,6 +180,8 @@ class Softplus(_Activation):
     _fields = ("beta", "threshold")
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        _check.number("Softplus", "beta", beta)
+        _check.number("Softplus", "threshold", threshold)
         self.beta = beta
         self.threshold = threshold
 
@@ -183,6 +193,8 @@ class Threshold(_Activation):
     _fields = ("threshold", "value")
 
     def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        _check.number("Threshold", "threshold", threshold)
+        _check.number("Threshold", "value", value)
         self.threshold = threshold
         self.value = value
         self.inplace = inplace
@@ -195,6 +207,7 @@ class Softmax(_Activation):
     _fields = ("dim",)
 
     def __init__(self, dim: int | None = None) -> None:
+        _check.integer(type(self).__name__, "dim", dim, allow_none=True)
         self.dim = dim
 
 
@@ -213,6 +226,7 @@ class PReLU(Module):
     def __init__(self, num_parameters: int = 1, init: float = 0.25) -> None:
         if not isinstance(num_parameters, int) or num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
+        _check.number("PReLU", "init", init)
         self.num_parameters = num_parameters
         self.init_value = init
 

@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _check
+
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
            "kaiming_normal_", "orthogonal_", "sparse_"]
@@ -39,9 +41,7 @@ def _shape_dtype(shape: Shape, dtype: Any) -> tuple[tuple[int, ...], Any]:
     """``(shape, dtype)`` from a shape tuple or an array (its dtype unless one is given)."""
     if hasattr(shape, "shape") and hasattr(shape, "dtype"):
         return tuple(shape.shape), shape.dtype if dtype is None else dtype
-    if isinstance(shape, int):
-        shape = (shape,)
-    return tuple(int(s) for s in shape), jnp.float32 if dtype is None else dtype
+    return _check.shape("fnn.nn.init", shape), jnp.float32 if dtype is None else dtype
 
 
 def calculate_gain(nonlinearity: str, param: int | float | None = None) -> float:
@@ -93,6 +93,11 @@ def _calculate_correct_fan(shape: Shape, mode: str) -> int:
 def uniform_(key: jax.Array, shape: Shape, a: float = 0.0, b: float = 1.0,
              dtype: Any = None) -> jax.Array:
     r""":math:`U(a, b)` (``torch.nn.init.uniform_``)."""
+    _check.prng_key("uniform_", key)
+    _check.number("uniform_", "a", a)
+    _check.number("uniform_", "b", b)
+    if a > b:
+        raise ValueError(f"uniform_ expects to return a [from, to) range, but found a={a} > b={b}")
     shape, dtype = _shape_dtype(shape, dtype)
     return jax.random.uniform(key, shape, dtype, a, b)
 
@@ -100,6 +105,9 @@ def uniform_(key: jax.Array, shape: Shape, a: float = 0.0, b: float = 1.0,
 def normal_(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0,
             dtype: Any = None) -> jax.Array:
     r""":math:`N(\text{mean}, \text{std}^2)` (``torch.nn.init.normal_``)."""
+    _check.prng_key("normal_", key)
+    _check.number("normal_", "mean", mean)
+    _check.number("normal_", "std", std, low=0.0)
     shape, dtype = _shape_dtype(shape, dtype)
     return mean + std * jax.random.normal(key, shape, dtype)
 
@@ -109,6 +117,13 @@ def trunc_normal_(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 
     r""":math:`N(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]` (absolute bounds, not
     in std units) (``torch.nn.init.trunc_normal_``). Warns, as torch does, when ``mean`` is
     more than 2 std outside :math:`[a, b]`."""
+    _check.prng_key("trunc_normal_", key)
+    for name, value in (("mean", mean), ("std", std), ("a", a), ("b", b)):
+        _check.number("trunc_normal_", name, value)
+    if std < 0:
+        raise ValueError(f"trunc_normal_: std must be >= 0, got {std}")
+    if a > b:
+        raise ValueError(f"trunc_normal_: the bounds must satisfy a <= b, got a={a}, b={b}")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
@@ -247,6 +262,7 @@ def sparse_(key: jax.Array, shape: Shape, sparsity: float, std: float = 0.01,
     if len(shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = shape
+    _check.number("sparse_", "sparsity", sparsity)
     num_zeros = int(math.ceil(sparsity * rows))
     k_val, k_perm = jax.random.split(key)
     w = normal_(k_val, shape, 0.0, std, dtype)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, ClassVar
 
-from .. import losses
-from ..losses._reduction import legacy_get_string
+from .. import _check, losses
+from ..losses._reduction import get_reduction, legacy_get_string
 from .module import Module
 
 __all__ = ["L1Loss", "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
@@ -26,6 +26,33 @@ __all__ = ["L1Loss", "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWi
 
 _LEGACY = (("size_average", None), ("reduce", None))
 _RED = (("reduction", "mean"),)
+
+
+def _validate(cls: str, fn: str, options: dict[str, Any]) -> None:
+    """The checks of ``fnn.losses.<fn>`` that need no data, run at construction (torch defers
+    them to the first call; a typo in ``reduction`` should not wait for the first batch)."""
+    reduction = options.get("reduction")
+    if reduction is not None and reduction != "elementwise_mean":
+        get_reduction(fn, reduction, valid=("none", "batchmean", "mean", "sum") if fn == "kl_div"
+                      else ("none", "mean", "sum"))
+    for name in ("margin", "eps", "delta", "beta", "label_smoothing"):
+        if name in options:
+            _check.number(cls, name, options[name])
+    if cls == "HuberLoss" and options["delta"] <= 0:
+        raise ValueError("huber_loss does not support non-positive values for delta.")
+    if cls == "SmoothL1Loss" and options["beta"] < 0:
+        raise ValueError("smooth_l1_loss does not support negative values for beta.")
+    if "label_smoothing" in options and options["label_smoothing"] > 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                         f"{options['label_smoothing']}")
+    if cls == "MultiMarginLoss" and options["p"] not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if cls in ("TripletMarginLoss", "TripletMarginWithDistanceLoss") and options["margin"] <= 0:
+        raise ValueError(f"margin must be greater than 0, got {options['margin']}")
+    if cls == "CTCLoss":
+        _check.integer(cls, "blank", options["blank"], low=0)
+    if options.get("distance_function") is not None:
+        _check.callable_(cls, "distance_function", options["distance_function"])
 
 
 class _Loss(Module):
@@ -63,6 +90,7 @@ class _Loss(Module):
             size_average, reduce = options.pop("size_average"), options.pop("reduce")
             if size_average is not None or reduce is not None:
                 options["reduction"] = legacy_get_string(size_average, reduce)
+        _validate(type(self).__name__, self._fn, options)
         for name, value in options.items():
             setattr(self, name, value)
         self._fnn_options = options

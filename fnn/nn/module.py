@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _tree
+from .. import _check, _tree
 
 __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "summary", "named_parameters",
            "num_parameters"]
@@ -131,6 +131,7 @@ class Module:
         """
         if isinstance(key, int):
             raise TypeError("Module.init expects a jax.random.key(...), not an int seed")
+        _check.prng_key(f"{type(self).__name__}.init", key)
         children = list(self.named_children())
         keys = jax.random.split(key, len(children) + 1)
         out: Params = dict(self.init_params(keys[0], dtype))
@@ -381,16 +382,21 @@ class ModuleDict(Module):
 # ---------------------------------------------------------------------- parameter listing
 def named_parameters(params: Mapping) -> list[tuple[str, Any]]:
     """``[("fc1.weight", array), ...]`` in torch order (``model.named_parameters()``)."""
+    _check.mapping("named_parameters", "params", params)
     return _tree.named_leaves(params)
 
 
 def num_parameters(params: Mapping) -> int:
     """Total number of scalars (``sum(p.numel() for p in model.parameters())``)."""
+    _check.mapping("num_parameters", "params", params)
     return int(sum(int(np.prod(np.shape(p))) for _, p in _tree.named_leaves(params)))
 
 
 def summary(params: Mapping, buffers: Mapping | None = None) -> str:
     """A table of parameter (and buffer) names, shapes, dtypes and counts, with the total."""
+    _check.mapping("summary", "params", params)
+    if buffers is not None:
+        _check.mapping("summary", "buffers", buffers)
     rows = [(n, tuple(np.shape(p)), str(jnp.asarray(p).dtype), int(np.prod(np.shape(p))))
             for n, p in _tree.named_leaves(params)]
     brows = [(n, tuple(np.shape(p)), str(jnp.asarray(p).dtype), int(np.prod(np.shape(p))))

@@ -19,6 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .. import _check
 from ._functional.normalization import batch_norm, group_norm, layer_norm
 from .module import Module
 
@@ -44,6 +45,9 @@ class _BatchNorm(Module):
         if not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"{type(self).__name__}: num_features must be a positive int, "
                              f"got {num_features!r}")
+        name = type(self).__name__
+        _check.number(name, "eps", eps, low=0.0)
+        _check.number(name, "momentum", momentum, allow_none=True)
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -119,8 +123,11 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
                  elementwise_affine: bool = True, bias: bool = True):
-        self.normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, int)
-                                 else tuple(normalized_shape))
+        self.normalized_shape = _check.shape("LayerNorm", normalized_shape, "normalized_shape")
+        if not self.normalized_shape or 0 in self.normalized_shape:
+            raise ValueError(f"LayerNorm: normalized_shape must be non-empty positive sizes, got "
+                             f"{normalized_shape!r}")
+        _check.number("LayerNorm", "eps", eps, low=0.0)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         self.use_bias = bias
@@ -145,7 +152,10 @@ class GroupNorm(Module):
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, *, bias: bool = True):
-        if num_groups < 1 or num_channels % num_groups != 0:
+        _check.integer("GroupNorm", "num_groups", num_groups, low=1)
+        _check.integer("GroupNorm", "num_channels", num_channels, low=0)
+        _check.number("GroupNorm", "eps", eps, low=0.0)
+        if num_channels % num_groups != 0:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
         self.num_groups = num_groups

@@ -23,13 +23,32 @@ IntOrTuple = int | Sequence[int]
 
 
 def _check(n: int, name: str, **args: IntOrTuple) -> None:
-    """Shape/type checks of window arguments at construction (values are kept as given)."""
+    """Shape/type checks of window arguments at construction (values are kept as given),
+    including torch 2.13's ``padding <= kernel_size // 2`` (the kernel size, whatever the
+    dilation)."""
+    tuples = {}
     for what, v in args.items():
-        t = ntuple(v, n, what, name)
+        t = tuples[what] = ntuple(v, n, what, name)
         if what != "padding":
             check_positive(t, what, name)
         elif any(p < 0 for p in t):
             raise ValueError(f"{name}: padding must be non-negative, got {v!r}")
+    for p, k in zip(tuples["padding"], tuples["kernel_size"]):
+        if p > k // 2:
+            raise ValueError(f"{name}: pad should be at most half of kernel size, but got "
+                             f"pad={p} and kernel_size={k}")
+
+
+def _check_output_size(n: int, name: str, output_size: object) -> None:
+    """An int, ``None`` or a tuple of ``n`` of them, non-negative (torch's adaptive pools)."""
+    sizes = (output_size,) * n if output_size is None or isinstance(output_size, int) \
+        else output_size
+    if (isinstance(output_size, bool) or not isinstance(sizes, (tuple, list))
+            or len(sizes) != n or not all(s is None or (isinstance(s, int)
+                                                        and not isinstance(s, bool) and s >= 0)
+                                          for s in sizes)):
+        raise ValueError(f"{name}: output_size must be a non-negative int, None or a tuple of "
+                         f"{n} of them, got {output_size!r}")
 
 
 class _MaxPoolNd(Module):
@@ -126,6 +145,7 @@ class _AdaptivePoolNd(Module):
     _reduce = "avg"
 
     def __init__(self, output_size: int | None | Sequence[int | None]):
+        _check_output_size(self._n, type(self).__name__, output_size)
         self.output_size = output_size
 
     def forward(self, params: dict, x: jax.Array) -> jax.Array:

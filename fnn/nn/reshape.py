@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import jax
 
+from .. import _check
 from .module import Module
 
 __all__ = ["Flatten", "Unflatten"]
@@ -26,6 +27,8 @@ class Flatten(Module):
     (``(N, C, H, W) -> (N, C*H*W)`` by default)."""
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        _check.integer("Flatten", "start_dim", start_dim)
+        _check.integer("Flatten", "end_dim", end_dim)
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, params: dict, x: jax.Array) -> jax.Array:
@@ -48,6 +51,7 @@ class Unflatten(Module):
     ``unflattened_size`` (one entry may be ``-1``, inferred)."""
 
     def __init__(self, dim: int, unflattened_size: Sequence[int]):
+        _check.integer("Unflatten", "dim", dim)
         if not isinstance(unflattened_size, (tuple, list)) or not all(
                 isinstance(s, int) and not isinstance(s, bool) for s in unflattened_size):
             raise ValueError(f"Unflatten: unflattened_size must be a tuple of ints, "

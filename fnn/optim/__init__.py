@@ -11,6 +11,10 @@ Lower-case factories take torch's arguments (minus ``params``) and return an
 or, for any optimizer (L-BFGS and AdaHessian included), torch's ``optimizer.step(closure)``::
 
     params, state, loss = optim.step(opt, loss_fn, params, state)
+
+``optim.nonfinite_guard(opt)`` wraps any of them so that a step with NaN/Inf gradients or
+loss is skipped and counted (torch's ``GradScaler`` behaviour) or raises
+(``policy="raise"``); see :mod:`fnn.optim.nonfinite`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .lbfgs import lbfgs
 from .madgrad import madgrad
 from .muon import muon
 from .nadam import nadam
+from .nonfinite import NonFiniteState, check_finite, nonfinite_guard, nonfinite_stats
 from .qhadam import qhadam
 from .radam import radam
 from .rmsprop import rmsprop
@@ -53,6 +58,8 @@ __all__ = [
     # stepping, updates, hyperparameters
     "step", "apply_updates", "get_lr", "set_lr", "get_hyperparam", "get_hyperparams",
     "set_hyperparam",
+    # NaN/Inf gradients and losses: skip the step (counted) or raise
+    "nonfinite_guard", "nonfinite_stats", "check_finite", "NonFiniteState",
     # the engine (to write your own optimizer) and the submodules
     "build", "Rule", "OptState", "lr_scheduler", "swa_utils",
 ]

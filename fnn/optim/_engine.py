@@ -122,6 +122,10 @@ def find_slots(state: Any, slot: str) -> PyTree:
 
     s = find_state(state)
     is_slots = lambda x: isinstance(x, dict) and slot in x
+    found = jax.tree_util.tree_leaves(s.state, is_leaf=is_slots)
+    if not any(is_slots(x) for x in found):
+        raise KeyError(f"this optimizer state has no per-parameter {slot!r} slot (the state "
+                       f"of {type(s).__name__} holds {sorted({k for x in found if isinstance(x, dict) for k in x})})")
     return jax.tree_util.tree_map(lambda d: d[slot], s.state, is_leaf=is_slots)
 
 
@@ -146,6 +150,13 @@ def _to_hyper(x: Any) -> Any:
     if isinstance(x, (tuple, list)):
         return tuple(_to_hyper(v) for v in x)
     return jnp.asarray(x, dtype=hyper_dtype())
+
+
+def _sched_count(count: jax.Array) -> jax.Array:
+    """The step count handed to schedules, in the default integer type: int64 under x64,
+    so that optax's schedules (``exponential_decay``, ``linear_schedule``, ...), which
+    compute in float32 from an int32 count, compute in float64 as torch's do."""
+    return count.astype(jnp.result_type(int))
 
 
 def _normalize_patterns(group: Mapping[str, Any], i: int) -> tuple[str, ...]:
@@ -185,8 +196,16 @@ def build(
     ``param_groups`` overrides them per group; ``validate(hp)`` raises torch's
     ``ValueError`` for invalid values and runs on the defaults and on every group.
     """
+    if not isinstance(rule, Rule) or not (callable(rule.init) and callable(rule.update)):
+        raise TypeError(f"build: rule must be an fnn.optim.Rule with callable init and update, "
+                        f"got {rule!r}"[:300])
     if validate is not None:
         validate(defaults)
+    if param_groups is not None and (
+            isinstance(param_groups, (Mapping, str)) or not isinstance(param_groups, Sequence)
+            or not all(isinstance(g, Mapping) for g in param_groups)):
+        raise TypeError(f"{rule.name}: param_groups must be a list of dicts such as "
+                        f'[{{"params": "classifier.*", "lr": 1e-3}}], got {param_groups!r}'[:400])
     groups = [dict(g) for g in (param_groups or ())]
     patterns = []
     merged: list[dict[str, Any]] = []
@@ -224,7 +243,7 @@ def build(
     def _current(dyn: Mapping[str, Any], sch: Mapping[str, Callable], count: jax.Array) -> dict:
         out = dict(dyn)
         for k, f in sch.items():
-            out[k] = _to_hyper(f(count))
+            out[k] = _to_hyper(f(_sched_count(count)))
         return out
 
     def init(params: PyTree) -> OptState:
@@ -239,7 +258,7 @@ def build(
             p = jnp.asarray(p)
             # init sees the hyperparameters as given (Python numbers where they were), so a
             # rule can decide statically which slots exist (SGD's momentum_buffer).
-            raw = {k: (v(count) if callable(v) and k not in rule.static else v)
+            raw = {k: (v(_sched_count(count)) if callable(v) and k not in rule.static else v)
                    for k, v in merged[gi].items()}
             slots.append(rule.init(p, raw))
         return OptState(count, hps, jax.tree_util.tree_unflatten(treedef, slots))

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._engine import is_concrete
 
-__all__ = ["check", "check_lr", "check_eps", "check_betas", "check_weight_decay",
+__all__ = ["check", "check_pair", "as_tuple", "check_lr", "check_eps", "check_betas", "check_weight_decay",
            "check_momentum", "check_min", "check_tensor_lr", "check_adam_family", "fmt"]
 
 
@@ -29,11 +29,17 @@ def fmt(x: Any) -> str:
     return str(x)
 
 
-def _val(x: Any) -> Any:
+def _val(x: Any, message: str) -> Any:
+    """The concrete value of a hyperparameter to range-check, or ``None`` (a schedule, a
+    tracer, a multi-element array). Anything that is not a number at all -- a string,
+    ``None``, a list -- is a ``TypeError`` carrying torch's message for the argument."""
     if callable(x):
         return None  # a schedule: checked when evaluated
-    if not is_concrete(x):
+    if isinstance(x, jax.core.Tracer):
         return None
+    if not is_concrete(x) or isinstance(x, bool) or np.asarray(x).dtype.kind not in "iuf":
+        raise TypeError(message.format(repr(x)) + f" (expected a number or a schedule, got "
+                        f"{type(x).__name__})")
     a = np.asarray(x)
     return a.item() if a.size == 1 else None
 
@@ -41,6 +47,23 @@ def _val(x: Any) -> Any:
 def check(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)
+
+
+def check_pair(x: Any, name: str, n: int = 2) -> None:
+    """``x`` must be a tuple (or list) of ``n`` values, such as ``betas=(0.9, 0.999)``."""
+    if not isinstance(x, (tuple, list)):
+        raise TypeError(f"Invalid {name}: {x!r} (expected a tuple of {n} values)")
+    if len(x) != n:
+        raise ValueError(f"Invalid {name}: {tuple(x)!r} (expected a tuple of {n} values, got "
+                         f"{len(x)})")
+
+
+def as_tuple(x: Any, name: str) -> tuple:
+    """``tuple(x)`` for a tuple or list argument (``betas``, ``etas``, ...), else a
+    ``TypeError`` naming it (``tuple(0.9)`` would only say "'float' object is not iterable")."""
+    if not isinstance(x, (tuple, list)):
+        raise TypeError(f"Invalid {name}: {x!r} (expected a tuple of values)")
+    return tuple(x)
 
 
 def check_tensor_lr(lr: Any) -> None:
@@ -51,7 +74,7 @@ def check_tensor_lr(lr: Any) -> None:
 
 def check_min(x: Any, message: str, low: float = 0.0, strict: bool = False) -> None:
     """Raise ``message.format(x)`` unless ``x >= low`` (``x > low`` if ``strict``)."""
-    v = _val(x)
+    v = _val(x, message)
     if v is not None and not (low < v if strict else low <= v):
         raise ValueError(message.format(fmt(x)))
 
@@ -62,26 +85,27 @@ def check_lr(lr: Any) -> None:
 
 
 def check_eps(eps: Any) -> None:
-    v = _val(eps)
+    v = _val(eps, "Invalid epsilon value: {}")
     if v is not None and not 0.0 <= v:
         raise ValueError(f"Invalid epsilon value: {fmt(eps)}")
 
 
 def check_betas(betas: Any) -> None:
+    check_pair(betas, "betas")
     for i in (0, 1):
-        v = _val(betas[i])
+        v = _val(betas[i], f"Invalid beta parameter at index {i}: {{}}")
         if v is not None and not 0.0 <= v < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {fmt(betas[i])}")
 
 
 def check_weight_decay(wd: Any) -> None:
-    v = _val(wd)
+    v = _val(wd, "Invalid weight_decay value: {}")
     if v is not None and not 0.0 <= v:
         raise ValueError(f"Invalid weight_decay value: {fmt(wd)}")
 
 
 def check_momentum(momentum: Any) -> None:
-    v = _val(momentum)
+    v = _val(momentum, "Invalid momentum value: {}")
     if v is not None and not 0.0 <= v:
         raise ValueError(f"Invalid momentum value: {fmt(momentum)}")
 

@@ -12,8 +12,8 @@ returns a new state::
 These functions find the fnn optimizer state anywhere inside a composite optax state
 (``optax.chain``, ``optax.apply_if_finite``, ...). The default group (parameters that
 matched no ``param_groups`` glob) is the last group. A hyperparameter given to the factory
-as a schedule is recomputed from the step count at every update, so setting it only lasts
-until the next update.
+as a schedule is recomputed from the step count at every update, before it is used: setting
+it has no effect on the updates (the state then holds the value the last update used).
 """
 
 from __future__ import annotations

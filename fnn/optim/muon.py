@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, lerp
-from ._validation import check, check_min, check_tensor_lr
+from ._validation import as_tuple, check, check_min, check_tensor_lr
 
 __all__ = ["muon", "zeropower_via_newtonschulz"]
 
@@ -21,22 +21,26 @@ def zeropower_via_newtonschulz(g: jax.Array, ns_coefficients: Any, ns_steps: int
                                eps: Any) -> jax.Array:
     """torch's ``_zeropower_via_newtonschulz``: an approximate ``U V^T`` of ``g = U S V^T``
     by ``ns_steps`` quintic Newton-Schulz iterations, **in bfloat16** as torch does
-    (products accumulate in float32 and round to bfloat16, as torch's CPU bf16 matmul)."""
-    a, b, c = ns_coefficients
-    bf16, f32 = jnp.bfloat16, jnp.float32
-    x = g.astype(bf16)
+    (products accumulate in float32 and round to bfloat16, as torch's CPU bf16 matmul).
+
+    The bf16 values are held in float32 and rounded with ``lax.reduce_precision``: under
+    ``jit``, XLA:CPU computes bf16 elementwise ops in float32 and drops the intermediate
+    roundings (``xla_allow_excess_precision``), which torch does not; the explicit rounding
+    survives compilation. torch's ``addmm`` takes ``alpha``/``beta`` in float32 (not bf16)."""
+    f32 = jnp.float32
+    bf = lambda v: jax.lax.reduce_precision(v, exponent_bits=8, mantissa_bits=7)  # to bf16
+    a, b, c = (jnp.asarray(v).astype(f32) for v in ns_coefficients)
+    x = bf(g).astype(f32)  # rounded once from g's dtype, as torch's grad.bfloat16()
     tall = g.shape[0] > g.shape[1]
     if tall:
         x = x.T
-    norm = jnp.sqrt(jnp.sum(jnp.square(x.astype(f32)))).astype(bf16)
-    x = x / jnp.maximum(norm, jnp.asarray(eps).astype(bf16))
-    mm = lambda u, v: jnp.matmul(u, v, preferred_element_type=f32)
+    norm = bf(jnp.sqrt(jnp.sum(jnp.square(x))))
+    x = bf(x / jnp.maximum(norm, bf(jnp.asarray(eps, f32))))
     for _ in range(ns_steps):
-        gram = mm(x, x.T).astype(bf16)
-        gram_update = (cast(b, gram).astype(f32) * gram.astype(f32)
-                       + cast(c, gram).astype(f32) * mm(gram, gram)).astype(bf16)
-        x = (cast(a, x).astype(f32) * x.astype(f32) + mm(gram_update, x)).astype(bf16)
-    return x.T if tall else x
+        gram = bf(x @ x.T)
+        gram_update = bf(b * gram + c * (gram @ gram))
+        x = bf(a * x + gram_update @ x)
+    return (x.T if tall else x).astype(jnp.bfloat16)
 
 
 def _init(p, hp):
@@ -71,6 +75,9 @@ def _validate(hp: Mapping[str, Any]) -> None:
     fn = hp["adjust_lr_fn"]
     check(fn in _ADJUST_LR_FNS, f"Adjust learning rate function {fn} is not supported")
     # torch checks these two at step time, in Newton-Schulz; fnn checks them up front
+    ns = hp["ns_steps"]
+    check(isinstance(ns, int) and not isinstance(ns, bool) and ns >= 0,
+          f"Invalid ns_steps: {ns!r} (the number of Newton-Schulz steps, a non-negative int)")
     check(hp["ns_steps"] < 100, "Number of steps must be less than 100 for computational efficiency")
     check(len(hp["ns_coefficients"]) == 3, "Coefficients must be a tuple of exactly 3 values")
 
@@ -111,6 +118,6 @@ def muon(
     neural networks" (2024); Liu et al., "Muon is Scalable for LLM Training" (2025).
     """
     defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-                    ns_coefficients=tuple(ns_coefficients), eps=eps, ns_steps=ns_steps,
+                    ns_coefficients=as_tuple(ns_coefficients, "ns_coefficients"), eps=eps, ns_steps=ns_steps,
                     adjust_lr_fn=adjust_lr_fn)
     return build(RULE, defaults, param_groups, _validate)

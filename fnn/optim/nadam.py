@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, hyper_dtype, lerp, torch_scalar, weight_decay
-from ._validation import check_adam_family, check_min
+from ._validation import as_tuple, check_adam_family, check_min
 
 __all__ = ["nadam"]
 
@@ -75,7 +75,7 @@ def nadam(
     weight_decay=0, momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False)``.
     Paper: Dozat, "Incorporating Nesterov Momentum into Adam" (ICLR workshop 2016).
     """
-    defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
                     momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                     maximize=maximize)
     return build(RULE, defaults, param_groups, _validate)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, is_concrete
-from ._validation import check, check_lr, fmt
+from ._validation import as_tuple, check, check_lr, check_pair, fmt
 
 __all__ = ["rprop"]
 
@@ -33,6 +33,8 @@ RULE = Rule("Rprop", _init, _update, static=("maximize",))
 
 def _validate(hp: Mapping[str, Any]) -> None:
     check_lr(hp["lr"])
+    check_pair(hp["etas"], "etas")
+    check_pair(hp["step_sizes"], "step_sizes")
     em, ep = hp["etas"]
     if is_concrete(em) and is_concrete(ep):
         check(0.0 < float(em) < 1.0 < float(ep), f"Invalid eta values: {fmt(em)}, {fmt(ep)}")
@@ -64,5 +66,5 @@ def rprop(
     maximize=False)``. Paper: Riedmiller & Braun, "A Direct Adaptive Method for Faster
     Backpropagation Learning: The RPROP Algorithm" (ICNN 1993).
     """
-    defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize)
+    defaults = dict(lr=lr, etas=as_tuple(etas, "etas"), step_sizes=as_tuple(step_sizes, "step_sizes"), maximize=maximize)
     return build(RULE, defaults, param_groups, _validate)

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from .. import _check
 from ._engine import lerp
 from .lr_scheduler._base import LRScheduler, per_group, write
 from .lr_scheduler._ops import cos, fl, maximum, minimum, safe, where
@@ -99,6 +100,9 @@ class AveragedModel:
                  use_buffers: bool = False):
         if avg_fn is not None and multi_avg_fn is not None:
             raise AssertionError("Only one of avg_fn and multi_avg_fn should be provided")
+        _check.callable_("AveragedModel", "avg_fn", avg_fn if avg_fn is not None else len)
+        _check.callable_("AveragedModel", "multi_avg_fn",
+                         multi_avg_fn if multi_avg_fn is not None else len)
         self.avg_fn, self.multi_avg_fn, self.use_buffers = avg_fn, multi_avg_fn, use_buffers
 
     def init(self, params: PyTree, buffers: PyTree = None) -> AveragedState:
@@ -144,6 +148,8 @@ def update_bn(loader: Iterable[Any], model: Any, params: PyTree, buffers: PyTree
     use their first element. ``key`` feeds Dropout, folded with the batch index. Returns
     the new buffers (the input buffers when the model has no BatchNorm).
     """
+    if not callable(getattr(model, "named_modules", None)):
+        raise TypeError(f"update_bn: model must be an fnn.nn.Module, got {type(model).__name__}")
     bns = [(name, m) for name, m in model.named_modules() if _is_batchnorm(m)]
     if not bns:
         return buffers
@@ -191,6 +197,8 @@ class SWALR(LRScheduler):
         if anneal_strategy not in ["cos", "linear"]:
             raise ValueError("anneal_strategy must be one of 'cos' or 'linear', "
                              f"instead got {anneal_strategy}")
+        for lr in (swa_lr if isinstance(swa_lr, (list, tuple)) else [swa_lr]):
+            _check.number("SWALR", "swa_lr", lr)
         if not isinstance(anneal_epochs, int) or anneal_epochs < 0:
             raise ValueError(f"anneal_epochs must be equal or greater than 0, got {anneal_epochs}")
         self.swa_lr, self.anneal_epochs, self.anneal_strategy = swa_lr, anneal_epochs, anneal_strategy

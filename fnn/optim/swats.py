@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, weight_decay
-from ._validation import check_betas, check_eps, check_lr, check_weight_decay
+from ._validation import as_tuple, check_betas, check_eps, check_lr, check_weight_decay
 
 __all__ = ["swats"]
 
@@ -116,6 +116,6 @@ def swats(
     Paper: Keskar & Socher, "Improving Generalization Performance by Switching from Adam to
     SGD", arXiv:1712.07628 (2017).
     """
-    defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
                     amsgrad=amsgrad, nesterov=nesterov)
     return build(RULE, defaults, param_groups, _validate)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf
+
+from ... import _check
 
 __all__ = ["relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "silu",
            "mish", "sigmoid", "tanh", "hardtanh", "hardsigmoid", "hardswish", "softplus",
@@ -26,17 +29,27 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def _input(who: str, input: Any) -> jax.Array:
+    """``input`` as an array; a clear ``TypeError`` for strings, ``None`` and the like."""
+    if not _check.is_number(input) and not isinstance(input, (list, tuple)):
+        raise TypeError(f"{who}: input must be an array, got {type(input).__name__}")
+    return jnp.asarray(input)
+
+
 def threshold(input: jax.Array, threshold: float, value: float) -> jax.Array:
     r""":math:`y = x` if :math:`x > \text{threshold}` else ``value`` (``F.threshold``).
 
     The gradient is 1 where :math:`x > \text{threshold}` and 0 elsewhere, as in torch.
     """
+    _check.number("threshold", "threshold", threshold)
+    _check.number("threshold", "value", value)
+    input = _input("threshold", input)
     return jnp.where(input > threshold, input, jnp.asarray(value, input.dtype))
 
 
 def relu(input: jax.Array) -> jax.Array:
     r""":math:`\max(0, x)` (``F.relu``); the gradient at 0 is 0, as in torch."""
-    return threshold(input, 0.0, 0.0)
+    return threshold(_input("relu", input), 0.0, 0.0)
 
 
 def hardtanh(input: jax.Array, min_val: float = -1.0, max_val: float = 1.0) -> jax.Array:
@@ -44,6 +57,9 @@ def hardtanh(input: jax.Array, min_val: float = -1.0, max_val: float = 1.0) -> j
 
     The gradient is 1 strictly inside ``(min_val, max_val)`` and 0 at and beyond the bounds.
     """
+    _check.number("hardtanh", "min_val", min_val)
+    _check.number("hardtanh", "max_val", max_val)
+    input = _input("hardtanh", input)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val={min_val}, "
                          f"max_val={max_val})")
@@ -54,7 +70,7 @@ def hardtanh(input: jax.Array, min_val: float = -1.0, max_val: float = 1.0) -> j
 
 def relu6(input: jax.Array) -> jax.Array:
     r""":math:`\min(\max(0, x), 6)` (``F.relu6``, torch's ``hardtanh(x, 0, 6)``)."""
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(_input("relu6", input), 0.0, 6.0)
 
 
 def leaky_relu(input: jax.Array, negative_slope: float = 0.01) -> jax.Array:
@@ -62,6 +78,7 @@ def leaky_relu(input: jax.Array, negative_slope: float = 0.01) -> jax.Array:
 
     The gradient at 0 is ``negative_slope``, as in torch.
     """
+    _check.number("leaky_relu", "negative_slope", negative_slope)
     return jnp.where(input > 0, input, input * negative_slope)
 
 
@@ -72,6 +89,7 @@ def prelu(input: jax.Array, weight: jax.Array) -> jax.Array:
     ``weight`` has one element (shared) or one per channel, the channel being dim 1 of
     ``input`` (inputs with fewer than 2 dims have no channel dim).
     """
+    input = _input("prelu", input)
     weight = jnp.asarray(weight)
     if weight.ndim > 1:
         raise ValueError(f"prelu: weight must be 0-D or 1-D, got shape {tuple(weight.shape)}")
@@ -99,6 +117,7 @@ def _elu(input: jax.Array, alpha: float, scale: float, input_scale: float) -> ja
 def elu(input: jax.Array, alpha: float = 1.0) -> jax.Array:
     r""":math:`x` if :math:`x > 0` else :math:`\alpha(e^x - 1)` (``F.elu``; Clevert et al. 2015,
     *Fast and Accurate Deep Network Learning by Exponential Linear Units*)."""
+    _check.number("elu", "alpha", alpha)
     return _elu(input, alpha, 1.0, 1.0)
 
 
@@ -112,6 +131,7 @@ def selu(input: jax.Array) -> jax.Array:
 def celu(input: jax.Array, alpha: float = 1.0) -> jax.Array:
     r""":math:`\max(0, x) + \min(0, \alpha(e^{x/\alpha} - 1))` (``F.celu``; Barron 2017,
     *Continuously Differentiable Exponential Linear Units*)."""
+    _check.number("celu", "alpha", alpha)
     if alpha == 0:
         raise ValueError("celu: ZeroDivisionError: alpha cannot be 0 for CELU")
     return _elu(input, alpha, 1.0, 1.0 / alpha)
@@ -150,6 +170,8 @@ def silu(input: jax.Array) -> jax.Array:
 def softplus(input: jax.Array, beta: float = 1.0, threshold: float = 20.0) -> jax.Array:
     r""":math:`\tfrac1\beta\log(1 + e^{\beta x})`, and :math:`x` where :math:`\beta x >`
     ``threshold`` (torch's linear regime, gradient exactly 1 there) (``F.softplus``)."""
+    _check.number("softplus", "beta", beta)
+    _check.number("softplus", "threshold", threshold)
     z = input * beta
     soft = jnp.log1p(jnp.exp(jnp.where(z > threshold, threshold, z))) / beta
     return jnp.where(z > threshold, input, soft)
@@ -199,6 +221,7 @@ def hardswish(input: jax.Array) -> jax.Array:
     Written on torch's backward branches, so the gradient is :math:`(2x + 3)/6` strictly
     inside :math:`(-3, 3)`, 0 at and below -3 and 1 at and above 3, as in torch 2.13.
     """
+    input = _input("hardswish", input)
     zero = jnp.zeros((), input.dtype)
     return jnp.where(input <= -3, zero, jnp.where(input >= 3, input, input * (input + 3) / 6))
 
@@ -208,6 +231,7 @@ def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
         warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
                       "Change the call to include dim=X as an argument.", stacklevel=3)
         return 0 if ndim in (0, 1, 3) else 1
+    _check.integer(name, "dim", dim)
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise ValueError(f"{name}: dim {dim} is out of range for an input with {ndim} dimensions")
     return dim

@@ -14,6 +14,15 @@ torch's "convolution" is a cross-correlation:
 
 and the transposed convolution is its adjoint with respect to the input (the gradient of
 a convolution), with ``output_padding`` extra rows at the high end of each dimension.
+
+**How it runs.** Floating-point convolutions go through :mod:`._conv_cl`: the computation
+is done channels-last (``(N, *spatial, C)`` inputs, ``(*kernel, C/g, O)`` weights, the
+layouts XLA:CPU's convolution kernel wants), with a custom JVP whose input tangent is an
+im2col matrix product, so that reverse mode gets the input gradient as a matrix product and
+a col2im (shifted adds) instead of XLA:CPU's slow transposed convolution. The public
+layouts stay torch's; the transposes in between cancel under ``jit``. Every
+transformation (``jit``, ``vmap``, ``grad``, ``jvp``, Hessian-vector products, higher
+derivatives) goes through the same rule.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ._conv_cl import conv_channels_first
 from ._window import check_positive, check_rank, ntuple, window_output_size
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"]
@@ -100,9 +110,15 @@ def _conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Ar
     window_output_size(who, input.shape[-n:], kernel, stride, pads, dilation)
     x, weight = _promote(input, weight)
     x = x if batched else x[None]
-    y = lax.conv_general_dilated(x, weight, stride, pads, rhs_dilation=dilation,
-                                 dimension_numbers=_DIMS[n], feature_group_count=groups)
-    y = _add_bias(who, y, bias, n)
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"{who}: expected bias of shape ({weight.shape[0]},), "
+                         f"got {tuple(bias.shape)}")
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        y = conv_channels_first(x, weight, bias, stride, pads, dilation, groups)
+    else:
+        y = lax.conv_general_dilated(x, weight, stride, pads, rhs_dilation=dilation,
+                                     dimension_numbers=_DIMS[n], feature_group_count=groups)
+        y = _add_bias(who, y, bias, n)
     return y if batched else y[0]
 
 

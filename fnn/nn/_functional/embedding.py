@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["embedding", "one_hot"]
 
@@ -24,13 +25,20 @@ def embedding(input: jax.Array, weight: jax.Array, padding_idx: int | None = Non
 
     As in torch, positions whose index equals ``padding_idx`` (negative counts from the end)
     contribute no gradient to ``weight``; their output is the row as it is. Out-of-range
-    indices cannot raise under ``jit`` (torch raises ``IndexError``): JAX clamps them.
+    indices raise torch's ``IndexError`` when concrete; under ``jit`` they cannot raise and
+    JAX clamps them.
     """
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")
     if not jnp.issubdtype(jnp.asarray(input).dtype, jnp.integer):
         raise ValueError(f"embedding: indices must be integers, got dtype {jnp.asarray(input).dtype}")
+    if not isinstance(input, jax.core.Tracer) and np.size(input):
+        idx = np.asarray(input)  # numpy: under an enclosing jit, jnp.min would be traced
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= weight.shape[0]:
+            raise IndexError(f"embedding: index out of range in self (indices must be in "
+                             f"[0, {weight.shape[0]}), got {lo if lo < 0 else hi})")
     out = jnp.take(weight, input, axis=0)
     padding_idx = _normalize_padding_idx(padding_idx, weight.shape[0])
     if padding_idx is None:
@@ -56,11 +64,12 @@ def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:
             raise ValueError("one_hot: num_classes=-1 infers max(tensor) + 1 from the values, which "
                              "is not possible under jax.jit/vmap/grad tracing: pass num_classes "
                              "explicitly")
-        num_classes = int(jnp.max(tensor)) + 1 if tensor.size else 0
+        num_classes = int(np.max(np.asarray(tensor))) + 1 if tensor.size else 0
     if concrete and tensor.size:
-        if int(jnp.min(tensor)) < 0:
+        # numpy, not jnp: under an enclosing jit, jnp.min of a constant would be traced
+        if int(np.min(np.asarray(tensor))) < 0:
             raise ValueError("one_hot: Class values must be non-negative.")
-        if int(jnp.max(tensor)) >= num_classes:
+        if int(np.max(np.asarray(tensor))) >= num_classes:
             raise ValueError("one_hot: Class values must be smaller than num_classes.")
     dtype = jax.dtypes.canonicalize_dtype(jnp.int64)
     return (tensor[..., None] == jnp.arange(num_classes)).astype(dtype)

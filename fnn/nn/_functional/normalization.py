@@ -63,6 +63,10 @@ def batch_norm(input: jax.Array, running_mean: jax.Array | None, running_var: ja
             raise ValueError(f"batch_norm: {name} should contain {c} elements not {jnp.size(v)}")
     shape = (1, c) + (1,) * (input.ndim - 2)
     axes = (0,) + tuple(range(2, input.ndim))
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must be given in evaluation "
+                         "mode (training=False); pass training=True to normalize with the batch "
+                         "statistics")
     use_batch = training or running_mean is None or running_var is None
     if not use_batch:
         y = (input - jnp.reshape(running_mean, shape)) * jax.lax.rsqrt(
@@ -96,6 +100,10 @@ def layer_norm(input: jax.Array, normalized_shape: int | Sequence[int],
         raise ValueError(f"layer_norm: Given normalized_shape={list(shape)}, expected input with "
                          f"shape [*, {', '.join(map(str, shape))}], but got input of size"
                          f"{list(input.shape)}")
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None and tuple(jnp.shape(v)) != shape:
+            raise ValueError(f"layer_norm: {name} must have the normalized_shape {shape}, got "
+                             f"shape {tuple(jnp.shape(v))}")
     y, _, _ = _normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)
     return _affine(y, weight, bias, shape)
 
@@ -105,11 +113,17 @@ def group_norm(input: jax.Array, num_groups: int, weight: jax.Array | None = Non
     r"""Normalize each of ``num_groups`` groups of channels (dim 1) per sample
     (``F.group_norm``; Wu & He 2018, *Group Normalization*), biased variance, then a
     per-channel affine ``weight``/``bias``."""
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
+        raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
     if input.ndim < 2 or input.shape[1] % num_groups != 0:
         raise ValueError("group_norm: Expected number of channels in input to be divisible by "
                          f"num_groups, but got input of shape {list(input.shape)} and "
                          f"num_groups={num_groups}")
     n, c = input.shape[:2]
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None and tuple(jnp.shape(v)) != (c,):
+            raise ValueError(f"group_norm: {name} must have shape ({c},) (one per channel), got "
+                             f"{tuple(jnp.shape(v))}")
     grouped = input.reshape((n, num_groups, c // num_groups, math.prod(input.shape[2:])))
     y, _, _ = _normalize(grouped, (2, 3), eps)
     return _affine(y.reshape(input.shape), weight, bias, (1, c) + (1,) * (input.ndim - 2))

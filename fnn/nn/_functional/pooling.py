@@ -1,8 +1,12 @@
 r"""Pooling: ``max_pool1d/2d``, ``avg_pool1d/2d``, ``adaptive_avg_pool1d/2d``, ``adaptive_max_pool2d``.
 
 Inputs are ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; the window runs over the
-spatial dims only. All windowed pools lower to one ``jax.lax.reduce_window`` call (the
-single place a faster kernel can be slotted in).
+spatial dims only. Windowed pools lower to one ``jax.lax.reduce_window`` call, except max
+pooling with non-overlapping windows (``stride == kernel_size``, no padding or dilation:
+the classic CNN pool), which is a reshape and a maximum computed channels-last, with a
+custom JVP that routes the tangent (and so the gradient) to the first maximal element of
+each window in torch's scan order (XLA:CPU's ``reduce_window`` gradient,
+``select_and_scatter``, is several times slower than torch).
 
 Output length per dim (torch's ``pooling_output_shape``):
 
@@ -23,6 +27,7 @@ Adaptive pools split a length :math:`L` into :math:`L_{out}` bins
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -92,12 +97,121 @@ def max_pool_nd(n: int, who: str, input, kernel_size, stride, padding, dilation,
     if return_indices:
         raise ValueError(f"{who}: return_indices=True is not supported")
     win = _Window(n, who, input, kernel_size, stride, padding, dilation, ceil_mode)
+    if win.stride == win.kernel and not any(win.pad) and all(d == 1 for d in win.dilation):
+        return _max_pool_tiles(input, win)
     if all(d == 1 for d in win.dilation):
         return win.reduce(input, _lowest(input.dtype), lax.max)
     # JAX has no gradient for dilated reduce_window max: gather the windows instead
     bins = [_dilated_bins(*args) for args in zip(win.lengths, win.kernel, win.stride, win.pad,
                                                   win.dilation, win.out)]
     return _first_max(*_gather_windows(input, bins))
+
+
+def _max_pool_tiles(input: jax.Array, win: _Window) -> jax.Array:
+    """Max pooling over non-overlapping windows: channels-last, cropped (floor mode) or
+    padded with the lowest value (ceil mode) to whole windows, then :func:`_tile_max`."""
+    n, lead = len(win.kernel), win.lead
+    # (*batch, C, *spatial) -> (*batch, *spatial, C): the layout conv2d computes in
+    to_last = tuple(range(lead - 1)) + tuple(range(lead, lead + n)) + (lead - 1,)
+    x = jnp.transpose(input, to_last)
+    sizes = [o * k for o, k in zip(win.out, win.kernel)]
+    first = lead - 1
+    if any(s < L for s, L in zip(sizes, win.lengths)):
+        x = lax.slice(x, (0,) * x.ndim, x.shape[:first] + tuple(min(s, L) for s, L
+                                                                 in zip(sizes, win.lengths))
+                      + x.shape[-1:])
+    if any(s > L for s, L in zip(sizes, win.lengths)):
+        x = lax.pad(x, jnp.asarray(_lowest(x.dtype)), [(0, 0, 0)] * first + [
+            (0, max(s - L, 0), 0) for s, L in zip(sizes, win.lengths)] + [(0, 0, 0)])
+    y = _tile_max(x, win.kernel)
+    back = tuple(range(first)) + (y.ndim - 1,) + tuple(range(first, first + n))
+    return jnp.transpose(y, back)
+
+
+def _tiles(x: jax.Array, kernel: tuple[int, ...]) -> tuple[jax.Array, tuple[int, ...]]:
+    """``(*B, k1*o1, ..., kn*on, C)`` -> ``(*B, o1, k1, ..., on, kn, C)`` and the window axes."""
+    n = len(kernel)
+    first = x.ndim - n - 1
+    shape = list(x.shape[:first])
+    for L, k in zip(x.shape[first:first + n], kernel):
+        shape += [L // k, k]
+    return x.reshape(shape + [x.shape[-1]]), tuple(first + 2 * i + 1 for i in range(n))
+
+
+def _windows(x: jax.Array, kernel: tuple[int, ...]) -> jax.Array:
+    """``(*B, o1, ..., on, prod(kernel), C)``: each window's elements in row-major order."""
+    tiles, axes = _tiles(x, kernel)
+    first = axes[0] - 1
+    outs = tuple(a - 1 for a in axes)
+    perm = tuple(range(first)) + outs + axes + (tiles.ndim - 1,)
+    win = jnp.transpose(tiles, perm)
+    return win.reshape(win.shape[:first + len(kernel)] + (-1, x.shape[-1]))
+
+
+def _select_tangent(tx: jax.Array, which: jax.Array, kernel: tuple[int, ...]) -> jax.Array:
+    """The element ``which`` (row-major index) of each window of ``tx``; linear in ``tx``,
+    its transpose is one select writing the gradient into the chosen elements."""
+    tiles, axes = _tiles(tx, kernel)
+    pos = np.zeros([1] * tiles.ndim, np.int32)
+    for ax, k in zip(axes, kernel):
+        shape = [1] * tiles.ndim
+        shape[ax] = k
+        pos = pos * k + np.arange(k, dtype=np.int32).reshape(shape)
+    chosen = pos == jnp.expand_dims(which, axes)
+    return jnp.sum(jnp.where(chosen, tiles, jnp.zeros((), tiles.dtype)), axis=axes)
+
+
+def _window_argmax(x: jax.Array, kernel: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """Each window's maximum and the index torch's scan picks: the first maximal element
+    (row-major), or the last NaN. One variadic ``reduce``, whose outputs are materialised
+    (an elementwise scan would be fused, and so recomputed, into every consumer: 9x over
+    in the gradient of a 3x3 pool)."""
+    win = _windows(x, kernel)
+    axis = win.ndim - 2
+    index = lax.broadcasted_iota(np.int32, win.shape, axis)
+    inexact = jnp.issubdtype(win.dtype, jnp.inexact)
+
+    def pick(a, b):
+        (va, ia), (vb, ib) = a, b
+        take_b = (vb > va) | ((vb == va) & (ib < ia))
+        if inexact:   # a NaN beats any number; of two NaNs, the later
+            na, nb = jnp.isnan(va), jnp.isnan(vb)
+            take_b = jnp.where(na | nb, nb & (~na | (ib > ia)), take_b)
+        return jnp.where(take_b, vb, va), jnp.where(take_b, ib, ia)
+
+    init = (jnp.asarray(_lowest(win.dtype)), jnp.asarray(win.shape[axis], np.int32))
+    return lax.reduce((win, index), init, pick, (axis,))
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _tile_max(x: jax.Array, kernel: tuple[int, ...]) -> jax.Array:
+    """Maximum over each ``kernel`` tile of the spatial dims of a channels-last ``x`` whose
+    spatial sizes are multiples of ``kernel`` (NaN if the tile has one).
+
+    The tangent (and so the gradient) is that of the element torch's kernel picks: the
+    first maximal element in row-major window order, or the last NaN."""
+    return jnp.max(_windows(x, kernel), axis=-2)
+
+
+@_tile_max.defjvp
+def _tile_max_jvp(kernel, primals, tangents):
+    (x,), (tx,) = primals, tangents
+    best, which = _window_argmax(lax.stop_gradient(x), kernel)
+    return _chosen(x, which, best, kernel), _select_tangent(tx, which, kernel)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _chosen(x: jax.Array, which: jax.Array, best: jax.Array, kernel: tuple[int, ...]
+            ) -> jax.Array:
+    """``best`` (each window's element ``which``, precomputed), differentiable in ``x``: so
+    that the JVP rule above can itself be differentiated (Hessian-vector products)."""
+    return best
+
+
+@_chosen.defjvp
+def _chosen_jvp(kernel, primals, tangents):
+    x, which, best = primals
+    return best, _select_tangent(tangents[0], which, kernel)
 
 
 def _avg_divisor(L: int, k: int, s: int, p: int, out: int, count_include_pad: bool) -> np.ndarray:

@@ -54,7 +54,15 @@ class SchedulerState(NamedTuple):
 
 def get_last_lr(state: SchedulerState) -> list[jax.Array]:
     """torch's ``scheduler.get_last_lr()``: the lrs the last step wrote, one per group."""
+    _check_state("get_last_lr", state)
     return list(state.last_lr)
+
+
+def _check_state(who: str, state: Any) -> None:
+    if not isinstance(state, SchedulerState):
+        raise TypeError(f"{who}: expected the SchedulerState returned by the scheduler's init "
+                        f"(sched_state, opt_state = sched.init(opt_state)), got "
+                        f"{type(state).__name__}")
 
 
 def per_group(name: str, value: Any, n: int) -> list[Any]:
@@ -138,6 +146,7 @@ class LRScheduler:
         Pure and jit-compatible. ``metrics`` is for ReduceLROnPlateau, ``epoch`` for
         CosineAnnealingWarmRestarts (fractional epochs); the others take neither.
         """
+        _check_state(f"{type(self).__name__}.step", state)
         self.check_step(state, metrics, epoch)
         groups = groups_of(opt_state)
         args = (state, groups, metrics, epoch)

@@ -11,6 +11,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from ... import _check
 from .._engine import is_concrete
 from ._base import LRScheduler, lrs_of, write
 from ._ops import INT, cos, fl, floor, is_py, log, safe, where
@@ -36,6 +37,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, T_max: int, eta_min: float = 0.0):
+        _check.integer("CosineAnnealingLR", "T_max", T_max, low=1)
+        _check.number("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max, self.eta_min = T_max, eta_min
 
     def get_lr(self, state, groups, initial):

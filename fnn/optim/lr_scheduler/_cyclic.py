@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ... import _check
 from .._engine import is_concrete
 from ._base import LRScheduler, check_momentum_support, per_group, set_momentum, write
 from ._ops import cos, fl, floor, where
@@ -53,6 +54,9 @@ class CyclicLR(LRScheduler):
                  scale_fn: Callable[[Any], Any] | None = None, scale_mode: str = "cycle",
                  cycle_momentum: bool = True, base_momentum: float | list[float] = 0.8,
                  max_momentum: float | list[float] = 0.9):
+        _check.number("CyclicLR", "step_size_up", step_size_up, low=0.0, strict=True)
+        _check.number("CyclicLR", "step_size_down", step_size_down, low=0.0, allow_none=True)
+        _check.number("CyclicLR", "gamma", gamma)
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
         self.total_size = up + down

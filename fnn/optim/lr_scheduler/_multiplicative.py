@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ... import _check
 from ._base import LRScheduler
 from ._ops import fl, minimum, safe, where
 
@@ -21,10 +22,15 @@ __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR"
 
 def _lambdas(lr_lambda: Any, n: int) -> list[Callable]:
     if not isinstance(lr_lambda, (list, tuple)):
-        return [lr_lambda] * n
-    if len(lr_lambda) != n:
+        fns = [lr_lambda] * n
+    elif len(lr_lambda) != n:
         raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
-    return list(lr_lambda)
+    else:
+        fns = list(lr_lambda)
+    for f in fns:
+        if not callable(f):
+            raise TypeError(f"lr_lambda should be a function, but got {type(f).__name__}")
+    return fns
 
 
 def _scaled(groups, factor):
@@ -81,6 +87,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, step_size: int, gamma: float = 0.1):
+        _check.integer("StepLR", "step_size", step_size, low=1)
+        _check.number("StepLR", "gamma", gamma)
         self.step_size, self.gamma = step_size, gamma
 
     def get_lr(self, state, groups, initial):
@@ -102,6 +110,12 @@ class MultiStepLR(LRScheduler):
     """
 
     def __init__(self, milestones: Iterable[int], gamma: float = 0.1):
+        if not isinstance(milestones, Iterable) or isinstance(milestones, str):
+            raise TypeError(f"MultiStepLR: milestones must be a list of ints, got {milestones!r}")
+        milestones = list(milestones)
+        for m in milestones:
+            _check.integer("MultiStepLR", "milestones", m)
+        _check.number("MultiStepLR", "gamma", gamma)
         self.milestones = Counter(milestones)
         self.gamma = gamma
 
@@ -126,6 +140,8 @@ class ConstantLR(LRScheduler):
     """
 
     def __init__(self, factor: float = 1.0 / 3, total_iters: int = 5):
+        _check.number("ConstantLR", "factor", factor)
+        _check.integer("ConstantLR", "total_iters", total_iters, low=0)
         if factor > 1.0 or factor < 0:
             raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
         self.factor, self.total_iters = factor, total_iters
@@ -153,6 +169,9 @@ class LinearLR(LRScheduler):
 
     def __init__(self, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5):
+        _check.number("LinearLR", "start_factor", start_factor)
+        _check.number("LinearLR", "end_factor", end_factor)
+        _check.integer("LinearLR", "total_iters", total_iters, low=0)
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError("Starting multiplicative factor expected to be greater than 0 "
                              "and less or equal to 1.")
@@ -181,6 +200,7 @@ class ExponentialLR(LRScheduler):
     r"""``lr_e = lr_{e-1} * gamma`` (closed form ``base * gamma**e``); torch's ``ExponentialLR``."""
 
     def __init__(self, gamma: float):
+        _check.number("ExponentialLR", "gamma", gamma)
         self.gamma = gamma
 
     def get_lr(self, state, groups, initial):
@@ -200,6 +220,8 @@ class PolynomialLR(LRScheduler):
     """
 
     def __init__(self, total_iters: int = 5, power: float = 1.0):
+        _check.integer("PolynomialLR", "total_iters", total_iters, low=0)
+        _check.number("PolynomialLR", "power", power)
         self.total_iters, self.power = total_iters, power
 
     def get_lr(self, state, groups, initial):

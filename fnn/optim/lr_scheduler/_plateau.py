@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ... import _check
 from ._base import LRScheduler, SchedulerState, lrs_of, write
 from ._ops import fl, maximum, where
 
@@ -31,8 +32,13 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0, eps: float = 1e-8):
+        _check.number("ReduceLROnPlateau", "factor", factor)
         if factor >= 1.0:
             raise ValueError("Factor should be < 1.0.")
+        _check.integer("ReduceLROnPlateau", "patience", patience, low=0)
+        _check.integer("ReduceLROnPlateau", "cooldown", cooldown, low=0)
+        _check.number("ReduceLROnPlateau", "threshold", threshold)
+        _check.number("ReduceLROnPlateau", "eps", eps)
         if mode not in {"min", "max"}:
             raise ValueError("mode " + mode + " is unknown!")
         if threshold_mode not in {"rel", "abs"}:

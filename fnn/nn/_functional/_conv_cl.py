@@ -1,0 +1,209 @@
+r"""The convolution kernel behind ``conv1d/2d/3d``: channels-last, with a fast input gradient.
+
+XLA:CPU runs a forward convolution well when it is channels-last (``NHWC`` input, ``HWIO``
+kernel), but the input gradient that JAX derives for a convolution (a transposed
+convolution: the output gradient, fully padded, against the flipped kernel) runs through a
+slow path, about 10x torch's. This module computes
+
+    y = conv(x, w)                                  (one ``lax.conv_general_dilated``)
+
+with a :func:`jax.custom_jvp` whose tangent is linear in ``(dx, dw)``:
+
+    dy = patches(dx) @ W  +  conv(x, dw)
+
+where ``patches`` (im2col) stacks the ``prod(kernel)`` shifted, strided slices of the padded
+input along the channel axis and ``W`` is the weight as a ``(prod(kernel) * C/g, O)``
+matrix. Reverse mode transposes this tangent: the input gradient becomes one matrix
+product ``dy @ W^T`` followed by col2im (each slice's transpose is a pad, so the columns
+are added back at their shifted places), and the weight gradient is the convolution JAX
+derives for ``conv(x, dw)`` (XLA:CPU runs that one well). Because the rule is an ordinary
+JAX function of ordinary JAX operations, every transformation composes with it: ``vmap``,
+forward mode, ``jvp`` of ``grad`` (Hessian-vector products, AdaHessian) and higher
+derivatives. The rule uses symbolic zeros, so the input term is skipped when the input
+needs no gradient (the first layer).
+
+The im2col columns are ``prod(kernel)`` times the size of the input. Above
+:data:`IM2COL_MAX_BYTES` the input term is instead computed tap by tap
+(``sum_j slice_j(dx) @ W_j``), which transposes to one small matrix product and one pad per
+kernel tap and needs no buffer larger than the input.
+
+Layouts: ``x`` is ``(N, *spatial, C)``, ``w`` is ``(*kernel, C/groups, O)``, ``y`` is
+``(N, *out, O)``. :func:`conv_channels_first` wraps it for torch's layouts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.custom_derivatives import SymbolicZero
+
+__all__ = ["conv_channels_first", "conv_channels_last", "IM2COL_MAX_BYTES"]
+
+#: Largest im2col buffer (bytes) built for an input tangent/gradient; above it, tap by tap.
+IM2COL_MAX_BYTES = 256 * 2**20
+
+_SPATIAL = "DHW"
+
+
+def _dimension_numbers(n: int) -> tuple[str, str, str]:
+    sp = _SPATIAL[-n:] if n <= 3 else None
+    return f"N{sp}C", f"{sp}IO", f"N{sp}C"
+
+
+def _conv(x, w, stride, pads, dilation, groups):
+    n = x.ndim - 2
+    return lax.conv_general_dilated(x, w, stride, pads, rhs_dilation=dilation,
+                                    dimension_numbers=_dimension_numbers(n),
+                                    feature_group_count=groups)
+
+
+def _out_size(x_shape, kernel, stride, pads, dilation) -> tuple[int, ...]:
+    return tuple((L + lo + hi - d * (k - 1) - 1) // s + 1 for L, k, s, (lo, hi), d
+                 in zip(x_shape[1:-1], kernel, stride, pads, dilation))
+
+
+def _pad(x, pads):
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    return lax.pad(x, jnp.zeros((), x.dtype),
+                   [(0, 0, 0)] + [(lo, hi, 0) for lo, hi in pads] + [(0, 0, 0)])
+
+
+def _taps(x, kernel, stride, pads, dilation, out):
+    """The ``prod(kernel)`` strided slices of the padded ``x``, each ``(N, *out, C)``,
+    in row-major kernel order."""
+    x = _pad(x, pads)
+    taps = []
+    for j in itertools.product(*(range(k) for k in kernel)):
+        start = [0] + [jj * d for jj, d in zip(j, dilation)] + [0]
+        limit = [x.shape[0]] + [st + (o - 1) * s + 1 for st, o, s
+                                in zip(start[1:], out, stride)] + [x.shape[-1]]
+        taps.append(lax.slice(x, start, limit, (1,) + tuple(stride) + (1,)))
+    return taps
+
+
+def _patches(x, kernel, stride, pads, dilation, out):
+    """im2col: ``(N, *out, prod(kernel), C)`` (kernel taps row-major, channels minor).
+
+    Built one spatial dim at a time (``k_d`` strided slices stacked per dim), so that its
+    transpose, col2im, is ``k_d`` shifted adds per dim on shrinking arrays rather than
+    ``prod(kernel)`` full-size ones (which XLA:CPU fuses badly into the consumer)."""
+    n = len(kernel)
+    x = _pad(x, pads)
+    for d in range(n):
+        k, s, dil, o = kernel[d], stride[d], dilation[d], out[d]
+        x = jnp.stack([lax.slice_in_dim(x, j * dil, j * dil + (o - 1) * s + 1, s, axis=1 + d)
+                       for j in range(k)], axis=-2)
+    return x.reshape(x.shape[:n + 1] + (-1, x.shape[-1]))
+
+
+def _grouped_matmul(cols, wmat, groups):
+    """``cols`` ``(..., K, C)`` against ``wmat`` ``(K, C/g, O)``, per group -> ``(..., O)``."""
+    *lead, kk, c = cols.shape
+    o = wmat.shape[-1]
+    if groups == 1:
+        return (cols.reshape(-1, kk * c) @ wmat.reshape(kk * c, o)).reshape(*lead, o)
+    cg, og = c // groups, o // groups
+    cols = cols.reshape(-1, kk, groups, cg)
+    wg = wmat.reshape(kk, cg, groups, og)
+    y = jnp.einsum("mkgc,kcgo->mgo", cols, wg)
+    return y.reshape(*lead, o)
+
+
+def _cols_bytes(x, kernel, out) -> int:
+    return x.shape[0] * math.prod(out) * math.prod(kernel) * x.shape[-1] * x.dtype.itemsize
+
+
+def _matmul_conv(x, w, stride, pads, dilation, groups):
+    """``conv(x, w)`` as im2col matrix products (tap by tap above
+    :data:`IM2COL_MAX_BYTES`). Linear in each of ``x`` and ``w``; its transposes are a
+    matrix product and col2im (for ``x``) or im2col and a matrix product (for ``w``)."""
+    kernel = w.shape[:-2]
+    out = _out_size(x.shape, kernel, stride, pads, dilation)
+    wmat = w.reshape(math.prod(kernel), w.shape[-2], w.shape[-1])
+    if _cols_bytes(x, kernel, out) <= IM2COL_MAX_BYTES:
+        return _grouped_matmul(_patches(x, kernel, stride, pads, dilation, out), wmat, groups)
+    y = None
+    for j, t in enumerate(_taps(x, kernel, stride, pads, dilation, out)):
+        term = _grouped_matmul(t[..., None, :], wmat[j:j + 1], groups)
+        y = term if y is None else y + term
+    return y
+
+
+def _patches_kernel_major(x, kernel, stride, pads, dilation, out):
+    """im2col as a ``(prod(kernel) * C, N * prod(out))`` matrix (kernel taps, then
+    channels, leading): the layout whose product with the output gradient is a plain
+    ``(K, M) @ (M, O)`` matrix product."""
+    n = len(kernel)
+    u = jnp.moveaxis(_pad(x, pads), -1, 0)          # (C, N, *spatial)
+    for d in range(n):
+        k, s, dil, o = kernel[d], stride[d], dilation[d], out[d]
+        axis = d + 2 + d          # after d kernel axes, C and N: spatial dim d
+        u = jnp.stack([lax.slice_in_dim(u, j * dil, j * dil + (o - 1) * s + 1, s, axis=axis)
+                       for j in range(k)], axis=d)
+    return u.reshape(math.prod(kernel) * x.shape[-1], -1)
+
+
+def _weight_term(x, tw, stride, pads, dilation, groups):
+    """``conv(x, tw)``, linear in ``tw``; its transpose is the weight gradient.
+
+    With one or two input channels (a first layer on images, ``groups=1``) XLA:CPU's
+    weight-gradient convolution is slow (a 1-channel "batch" against a kernel the size
+    of the image): there the term is im2col (kernel taps leading) contracted with ``tw``,
+    whose transpose is one well-shaped matrix product, about 2x faster. Otherwise the
+    convolution JAX derives is the faster one."""
+    kernel = tw.shape[:-2]
+    c, o = tw.shape[-2:]
+    out = _out_size(x.shape, kernel, stride, pads, dilation)
+    if groups == 1 and c <= 2 and _cols_bytes(x, kernel, out) <= IM2COL_MAX_BYTES:
+        cols = _patches_kernel_major(x, kernel, stride, pads, dilation, out)
+        # cols^T @ tw: its transpose in tw is cols @ dy, (K, M) @ (M, O)
+        y = lax.dot_general(cols, tw.reshape(-1, o), (((0,), (0,)), ((), ())))
+        return y.reshape((x.shape[0],) + out + (o,))
+    return _conv(x, tw, stride, pads, dilation, groups)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4, 5))
+def conv_channels_last(x: jax.Array, w: jax.Array, stride: tuple[int, ...],
+                       pads: tuple[tuple[int, int], ...], dilation: tuple[int, ...],
+                       groups: int) -> jax.Array:
+    """``(N, *spatial, C)`` input, ``(*kernel, C/groups, O)`` weight -> ``(N, *out, O)``:
+    torch's convolution (a cross-correlation) with explicit ``(low, high)`` padding."""
+    return _conv(x, w, stride, pads, dilation, groups)
+
+
+@partial(conv_channels_last.defjvp, symbolic_zeros=True)
+def _conv_channels_last_jvp(stride, pads, dilation, groups, primals, tangents):
+    x, w = primals
+    tx, tw = tangents
+    y = _conv(x, w, stride, pads, dilation, groups)
+    ty = None
+    if not isinstance(tx, SymbolicZero):
+        ty = _matmul_conv(tx, w, stride, pads, dilation, groups)
+    if not isinstance(tw, SymbolicZero):
+        term = _weight_term(x, tw, stride, pads, dilation, groups)
+        ty = term if ty is None else ty + term
+    if ty is None:
+        ty = jnp.zeros_like(y)
+    return y, ty
+
+
+def conv_channels_first(x: jax.Array, weight: jax.Array, bias: jax.Array | None,
+                        stride: Sequence[int], pads: Sequence[tuple[int, int]],
+                        dilation: Sequence[int], groups: int) -> jax.Array:
+    """torch layouts: ``(N, C, *spatial)`` input, ``(O, C/groups, *kernel)`` weight, ``(O,)``
+    bias -> ``(N, O, *out)``, computed channels-last by :func:`conv_channels_last`."""
+    n = x.ndim - 2
+    to_last = (0,) + tuple(range(2, n + 2)) + (1,)
+    y = conv_channels_last(jnp.transpose(x, to_last),
+                           jnp.transpose(weight, tuple(range(2, n + 2)) + (1, 0)),
+                           tuple(stride), tuple(tuple(p) for p in pads), tuple(dilation), groups)
+    if bias is not None:
+        y = y + bias
+    return jnp.transpose(y, (0, n + 1) + tuple(range(1, n + 1)))
