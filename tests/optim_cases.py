@@ -191,9 +191,11 @@ def run_torch(name: str, kw: dict, prob: Problem, steps: int, dtype=torch.float6
 
 def _static_key(name: str, kw: dict) -> tuple:
     static = importlib.import_module(f"fnn.optim.{name}").RULE.static
+    # weight_decay=0 (the default) is compiled out of the update: it shapes the program
+    no_decay = ("no weight decay", kw.get("weight_decay", 0) == 0)
     return tuple(sorted((k, repr(v)) for k, v in kw.items()
                         if k in static or not isinstance(v, (int, float, tuple))
-                        or isinstance(v, bool) or (isinstance(v, tuple) and None in v)))
+                        or isinstance(v, bool) or (isinstance(v, tuple) and None in v))) + no_decay
 
 
 def _scan_steps(update, loss_fn, params, state, steps, sign=1):

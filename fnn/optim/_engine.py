@@ -10,7 +10,10 @@ written top to bottom -- plus its hyperparameters. :func:`build` turns a rule in
   parameters that match no group form the *default group*, which is always the last
   group, index ``len(param_groups)``);
 * **hyperparameters kept in the state** (``state.param_groups[i]["lr"]``), so they can be
-  read and changed between steps (:mod:`fnn.optim.hyperparams`), and batched with vmap;
+  read and changed between steps (:mod:`fnn.optim.hyperparams`), and batched with vmap
+  (except ``weight_decay=0`` as a Python number, the default, which is compiled out of
+  the update so that it costs no memory traffic; pass ``jnp.asarray(0.0)`` to keep it
+  changeable);
 * ``lr`` (or any numeric hyperparameter) given as a **schedule** ``count -> value``;
 * ``maximize`` (the gradient is negated before anything else, as in torch);
 * the **step count** ``t`` (1 on the first update) handed to the rule;
@@ -102,11 +105,20 @@ def weight_decay(p: jax.Array, g: jax.Array, lr: Any, wd: Any,
 
     Coupled (L2) decay adds ``wd*p`` to the gradient (``grad.add(param, alpha=wd)``);
     decoupled decay (AdamW, Loshchilov & Hutter 2019) shrinks the parameter first, with
-    ``1 - lr*wd`` computed in the hyperparameter dtype and rounded once.
+    ``1 - lr*wd`` computed in the hyperparameter dtype and rounded once. A ``weight_decay``
+    of Python ``0`` (every factory's default) is static (see :func:`build`): the term is
+    left out entirely, as torch's ``if weight_decay != 0`` does, and the update reads the
+    parameter one time fewer.
     """
+    if _is_static_zero(wd):  # weight_decay=0 given as a Python number: compiled out
+        return p, g
     if decoupled:
         return p * cast(1 - lr * wd, p), g
     return p, g + cast(wd, p) * p
+
+
+def _is_static_zero(x: Any) -> bool:
+    return isinstance(x, numbers.Number) and not isinstance(x, bool) and x == 0
 
 
 def torch_scalar(x: Any) -> jax.Array:
@@ -228,7 +240,7 @@ def build(
     for hp in merged:
         st, dyn, sch = {}, {}, {}
         for k, v in hp.items():
-            if k in rule.static:
+            if k in rule.static or (k == "weight_decay" and _is_static_zero(v)):
                 st[k] = v
             elif callable(v):
                 sch[k] = v

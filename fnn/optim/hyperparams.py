@@ -95,7 +95,11 @@ def get_lr(state: Any) -> list[Any]:
 def _check_name(groups: Sequence[dict], name: str) -> None:
     if not any(name in g for g in groups):
         valid = sorted({k for g in groups for k in g})
-        raise KeyError(f"unknown hyperparameter {name!r}; this optimizer's state holds {valid}")
+        hint = (" (weight_decay=0, the default, is compiled out of the update: build the "
+                "optimizer with weight_decay > 0 or weight_decay=jnp.asarray(0.0) to change it "
+                "between steps)" if name == "weight_decay" else "")
+        raise KeyError(f"unknown hyperparameter {name!r}; this optimizer's state holds "
+                       f"{valid}{hint}")
 
 
 def _convert(old: Any, value: Any) -> Any:
