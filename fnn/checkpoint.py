@@ -31,6 +31,11 @@ per checkpoint path at a time.
 **Integrity.** :func:`load` checks every file's size and sha256 against ``meta.json`` and
 the saved names and shapes against the ``like`` templates; any difference is a
 ``ValueError`` naming the file, or the missing, unexpected and mis-shaped keys.
+``meta.json`` itself is validated field by field before use (numeric dtypes, shapes, only
+the two data files, an int step...), so a hand-edited or tampered record is a clear
+``ValueError`` too. **Loading never runs code**: the data files are parsed as safetensors
+(a pickle in their place is refused as "not a valid safetensors file"), the record as
+JSON, and a PRNG implementation name is only looked up among JAX's registered ones.
 """
 
 from __future__ import annotations

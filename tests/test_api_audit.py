@@ -503,6 +503,17 @@ OPTIM = [Case(f"optim.{name}", (lambda name=name: getattr(optim, name)(lr=-1.0))
     Case("optim.get_hyperparams", lambda: optim.get_hyperparams(None), "no fnn optimizer state"),
     Case("optim.set_hyperparam",
          lambda: optim.set_hyperparam(optim.adam().init(P), "betas", 0.9), "tuple"),
+    Case("optim.nonfinite_guard", lambda: optim.nonfinite_guard("adam"),
+         "GradientTransformation"),
+    Case("optim.nonfinite_guard", lambda: optim.nonfinite_guard(optim.adam(), "ignore"),
+         "policy"),
+    Case("optim.nonfinite_guard", lambda: optim.nonfinite_guard(optim.adam(), max_consecutive=-1),
+         "max_consecutive"),
+    Case("optim.nonfinite_guard", lambda: optim.nonfinite_guard(optim.adam()).update(
+        P, optim.adam().init(P), P), "NonFiniteState"),
+    Case("optim.nonfinite_stats", lambda: optim.nonfinite_stats(optim.adam().init(P)),
+         "no nonfinite_guard state"),
+    Case("optim.check_finite", lambda: optim.check_finite(None), "no nonfinite_guard state"),
     Case("optim.build", lambda: optim.build("sgd", {"lr": 0.1}), "Rule"),
     Case("optim.Rule", lambda: optim.build(optim.Rule("r", None, None), {"lr": 0.1}),
          "callable init and update"),
@@ -743,6 +754,7 @@ NO_ARGUMENTS = {
     "swa_utils.get_swa_avg_fn": "takes no arguments",
     "swa_utils.get_swa_multi_avg_fn": "takes no arguments",
     "swa_utils.AveragedState": "a NamedTuple record made by AveragedModel.init",
+    "optim.NonFiniteState": "a NamedTuple record made by nonfinite_guard's init",
 }
 
 
@@ -792,3 +804,20 @@ def test_fnn_top_level_is_importable():
     for name in fnn.__all__:
         getattr(fnn, name)
     assert isinstance(optim.sgd(0.1), optax.GradientTransformation)
+
+
+def test_value_checks_work_on_concrete_arrays_closed_over_under_jit():
+    """Range checks on concrete inputs use numpy, so they still run (and do not crash with a
+    ConcretizationTypeError) when the array is a constant inside a jitted function."""
+    x = jnp.array([0.2, 0.7])
+    t = jnp.array([0.5, 0.5])
+    jax.jit(lambda t: losses.binary_cross_entropy(x, t))(t)
+    jax.jit(lambda t: losses.gaussian_nll_loss(t, t, x))(t)
+    jax.jit(lambda t: F.one_hot(jnp.array([0, 2]), 3) * t[0])(t)
+    jax.jit(lambda w: F.embedding(jnp.array([1, 0]), w))(jnp.ones((2, 3)))
+    y = x + 1  # concrete, out of [0, 1]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        jax.jit(lambda t: losses.binary_cross_entropy(y, t))(t)
+    idx = jnp.array([1, 5])
+    with pytest.raises(IndexError, match="index out of range"):
+        jax.jit(lambda w: F.embedding(idx, w))(jnp.ones((2, 3)))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import pickle
 import random
-import signal
 import subprocess
 import sys
-import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -219,43 +221,293 @@ def test_resume_is_bit_identical(tmp_path, dtype):
     _equal_trees(resumed.key, straight.key)
 
 
-_SAVER = """
-import sys, jax, jax.numpy as jnp
-from fnn import checkpoint
-path = sys.argv[1]
-i = 0
-while True:
-    i += 1
-    v = jnp.full((512, 1024), float(i))
-    checkpoint.save(path, params={"a": {"w": v, "b": v[0]}}, opt_state={"m": v}, step=i,
-                    metadata={"i": i})
-    if i == 1:
-        print("ready", flush=True)
+# ---------------------------------------------------------------------- faults
+# A "zygote" process imports fnn (and so jax) but never starts a JAX backend: the saves
+# below take numpy arrays, which fnn.checkpoint writes without one. It forks one child per
+# trial, which is cheap and fork-safe (no backend threads), so that many trials fit in
+# seconds. Commands on stdin, one reply line each on stdout:
+#   kill PATH BASE DELAY   a child saves steps BASE+1, BASE+2, ... in a loop, reporting each
+#                          completed save on a pipe; SIGKILLed DELAY seconds after its fork.
+#                          Reply: "killed LAST" (LAST: the last save that returned, or -1).
+#   crash PATH STEP POINT  a child saves STEP once and dies (os._exit) at its POINT-th
+#                          filesystem operation (write, fsync, rename, rmtree); a write dies
+#                          halfway through its data. Reply: "crashed 1|0 OPS" (0: it got
+#                          through, OPS: how many operations the save made).
+_ZYGOTE = r"""
+import os, select, signal, sys, time
+import numpy as np
+from fnn import checkpoint as ck
+
+N = int(sys.argv[1])
+
+
+def state(i):
+    v = np.full(N, float(i), np.float32)
+    return {"a": {"w": v, "b": v[:8].copy()}}, {"m": v * 2, "count": np.asarray(i, np.int64)}
+
+
+def save(path, i):
+    params, opt = state(i)
+    ck.save(path, params=params, opt_state=opt, step=i, metadata={"i": i})
+
+
+def hooked(point):
+    count = [0]
+
+    def hook(fn, name):
+        def run(*args, **kwargs):
+            count[0] += 1
+            if count[0] == point:
+                if name == "write":  # a torn write: half the data reaches the file
+                    with open(args[0], "wb") as f:
+                        f.write(args[1][: len(args[1]) // 2])
+                os._exit(17)
+            return fn(*args, **kwargs)
+        return run
+
+    ck._write = hook(ck._write, "write")
+    ck._fsync_dir = hook(ck._fsync_dir, "fsync")
+    ck.os.rename = hook(os.rename, "rename")
+    ck.shutil.rmtree = hook(ck.shutil.rmtree, "rmtree")
+    return count
+
+
+t0 = time.perf_counter()
+save(os.path.join(sys.argv[2], "calibrate"), 0)
+print("ready", time.perf_counter() - t0, flush=True)
+for line in sys.stdin:
+    cmd, path, a, b = line.split()
+    if cmd == "kill":
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            i = int(a)
+            while True:
+                i += 1
+                save(path, i)
+                os.write(w, b"%d\n" % i)
+        os.close(w)
+        time.sleep(float(b))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        done = b""
+        while select.select([r], [], [], 0)[0]:
+            chunk = os.read(r, 4096)
+            if not chunk:
+                break
+            done += chunk
+        os.close(r)
+        last = done.split()[-1].decode() if done.split() else "-1"
+        print("killed", last, flush=True)
+    elif cmd == "crash":
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            count = hooked(int(b))
+            save(path, int(a))
+            os.write(w, b"%d\n" % count[0])
+            os._exit(0)
+        os.close(w)
+        _, status = os.waitpid(pid, 0)
+        ops = os.read(r, 64).decode().strip() or "0"
+        os.close(r)
+        print("crashed", int(os.waitstatus_to_exitcode(status) == 17), ops, flush=True)
 """
+
+_N = 1 << 21  # two 8 MB float32 arrays per save: about 0.1 s of hashing, writing and fsyncs
+
+
+class _Zygote:
+    def __init__(self, tmp):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-c", _ZYGOTE, str(_N), str(tmp)],
+                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        ready, seconds = self.proc.stdout.readline().split()
+        assert ready == "ready"
+        self.save_seconds = float(seconds)
+
+    def ask(self, *words):
+        self.proc.stdin.write(" ".join(map(str, words)) + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().split()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def zygote(tmp_path_factory):
+    z = _Zygote(tmp_path_factory.mktemp("zygote"))
+    yield z
+    z.close()
+
+
+def _check_intact(path, allowed):
+    """The checkpoint at ``path`` loads, verifies, is one of the ``allowed`` steps, and its
+    arrays, metadata and optimizer state all belong to that same step."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "a save was interrupted"
+        ck = checkpoint.load(path)
+    i = ck.step
+    assert i in allowed, (i, allowed)
+    assert ck.metadata == {"i": i}
+    np.testing.assert_array_equal(np.asarray(ck.params["a"]["w"]), np.full(_N, i, np.float32))
+    np.testing.assert_array_equal(np.asarray(ck.params["a"]["b"]), np.full(8, i, np.float32))
+    np.testing.assert_array_equal(np.asarray(ck.opt_state["m"]), np.full(_N, 2 * i, np.float32))
+    assert int(ck.opt_state["count"]) == i
+    return i
+
+
+def _prime(path, step):
+    v = np.full(_N, float(step), np.float32)
+    checkpoint.save(path, params={"a": {"w": v, "b": v[:8].copy()}},
+                    opt_state={"m": v * 2, "count": np.asarray(step, np.int64)}, step=step,
+                    metadata={"i": step})
+
+
+def test_a_crash_at_every_filesystem_operation_leaves_a_loadable_checkpoint(zygote, tmp_path):
+    """Enumerate the save's operations (3 file writes, torn halfway; 2 directory fsyncs;
+    the 2 renames of the swap; the removal of the previous checkpoint) and die at each:
+    the result is the previous checkpoint or the new one, never a broken one. Then the same
+    for a save that starts by recovering from a crash between the two renames."""
+    path = tmp_path / "ck"
+    _prime(path, 0)
+    ok = zygote.ask("crash", path, 1, 10**6)  # no crash: count the operations
+    assert ok[:2] == ["crashed", "0"]
+    n_ops = int(ok[2])
+    assert n_ops == 8
+    assert _check_intact(path, {1}) == 1
+    trials = 0
+    for point in range(1, n_ops + 1):
+        _prime(path, 10 * point)  # a clean previous checkpoint
+        assert zygote.ask("crash", path, 10 * point + 1, point)[:2] == ["crashed", "1"]
+        got = _check_intact(path, {10 * point, 10 * point + 1})
+        assert got == 10 * point + (point >= 7), point  # new from the second rename on
+        trials += 1
+    # double faults: die between the renames (nothing under the name, the previous
+    # checkpoint aside), then die at each point of the next save, which first puts it back
+    _prime(path, 100)
+    zygote.ask("crash", path, 101, 6)
+    n_recovering = int(zygote.ask("crash", path, 101, 10**6)[2])
+    assert n_recovering == n_ops + 3  # put the previous one back, fsync, remove the tmp dir
+    for point in range(1, n_recovering + 1):
+        _prime(path, 100 * point)
+        assert zygote.ask("crash", path, 100 * point + 1, 6)[:2] == ["crashed", "1"]
+        assert not path.exists()
+        assert _check_intact(path, {100 * point}) == 100 * point
+        assert zygote.ask("crash", path, 100 * point + 2, point)[:2] == ["crashed", "1"]
+        _check_intact(path, {100 * point, 100 * point + 2})
+        trials += 2
+    _prime(path, 7)  # a clean save removes every leftover
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+    assert trials == 8 + 2 * 11
 
 
 @pytest.mark.slow
-def test_killed_save_leaves_a_loadable_checkpoint(tmp_path):
-    """SIGKILL a process that saves in a loop, at random moments: the last complete
-    checkpoint always loads, intact and self-consistent."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+def test_killed_save_leaves_a_loadable_checkpoint(zygote, tmp_path):
+    """SIGKILL a process that saves in a loop, 30 times at random moments (from before its
+    first save to its third): the checkpoint always loads, intact and self-consistent, and
+    it is never older than the last save that returned (durability)."""
     rng = random.Random(0)
-    seen = set()
-    for trial in range(4):
-        path = tmp_path / f"ck{trial}"
-        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], env=env,
-                                stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 1.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        ck = checkpoint.load(path)
-        i = ck.step
-        assert ck.metadata == {"i": i} and i >= 1
-        np.testing.assert_array_equal(np.asarray(ck.params["a"]["w"]), np.full((512, 1024), i))
-        np.testing.assert_array_equal(np.asarray(ck.opt_state["m"]), np.full((512, 1024), i))
+    spread = max(zygote.save_seconds, 0.02) * 2.5
+    prev = {0: 0, 1: 0, 2: 0}
+    for k in prev:
+        _prime(tmp_path / f"ck{k}", 0)
+    completed = []
+    for trial in range(30):
+        k = trial % 3  # reuse directories: leftovers of earlier kills must be handled
+        path, base = tmp_path / f"ck{k}", 1000 * (trial + 1)
+        last = int(zygote.ask("kill", path, base, rng.uniform(0.0, spread))[1])
+        allowed = {prev[k], base + 1} if last < 0 else {last, last + 1}
+        prev[k] = _check_intact(path, allowed)
+        completed.append(max(last - base, 0))
         json.loads((path / "meta.json").read_text())
-        seen.add(i)
-        checkpoint.save(path, params={"w": jnp.ones(1)}, step=0)  # saving again cleans up
-        assert sorted(p.name for p in tmp_path.glob(f".ck{trial}.*")) == []
-    assert max(seen) > 1  # the kills landed after several saves, mid-loop
+    assert max(completed) >= 1 and completed.count(0) >= 1  # kills landed before and after
+    for k in prev:
+        _prime(tmp_path / f"ck{k}", 1)  # saving again cleans up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck0", "ck1", "ck2"]
+
+
+# ---------------------------------------------------------------------- tampering
+def _rewrite(path, name, data):
+    """Replace a file and record its new size and sha256 in meta.json: a consistent forgery
+    that the checksums alone cannot catch."""
+    (path / name).write_bytes(data)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (path / "meta.json").write_text(json.dumps(meta))
+
+
+def test_loading_never_runs_code(tmp_path):
+    """A pickle payload in place of the weights (checksums forged to match) and code in
+    meta.json: loading refuses them with a clear error and runs nothing."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = checkpoint.save(tmp_path / "ck", params={"w": jnp.ones(3)}, step=1)
+    _rewrite(path, "model.safetensors", pickle.dumps({"w": Payload()}))
+    with pytest.raises(ValueError, match="model.safetensors is corrupted .not a valid safetensors"):
+        checkpoint.load(path)
+    buf = io.BytesIO()
+    torch.save({"w": Payload()}, buf)  # what torch.save would put there
+    _rewrite(path, "model.safetensors", buf.getvalue())
+    with pytest.raises(ValueError, match="not a valid safetensors"):
+        checkpoint.load(path)
+    code = f"__import__('os').system('touch {marker}')"
+    for field, value in [("step", code), ("metadata", code), ("params", [code]),
+                         ("key", {"data": [0, 1], "dtype": "uint32", "shape": [],
+                                  "prng_impl": code}),
+                         ("model", {"w": {"dtype": code, "shape": [3]}})]:
+        path = checkpoint.save(tmp_path / "ck", params={"w": jnp.ones(3)}, step=1,
+                               key=jax.random.key(0))
+        meta = json.loads((path / "meta.json").read_text())
+        meta[field] = value
+        (path / "meta.json").write_text(json.dumps(meta))
+        with pytest.raises(ValueError, match="invalid or tampered|unrecognized PRNG"):
+            checkpoint.load(path)
+    assert not marker.exists()
+
+
+def test_consistently_tampered_files_are_reported(tmp_path):
+    params = {"w": jnp.arange(6.0).reshape(2, 3)}
+    path = checkpoint.save(tmp_path / "ck", params=params, opt_state={"m": jnp.zeros(4)}, step=3)
+    good = (path / "model.safetensors").read_bytes()
+    meta0 = (path / "meta.json").read_text()
+
+    def tamper(edit):
+        meta = json.loads(meta0)
+        edit(meta)
+        (path / "meta.json").write_text(json.dumps(meta))
+        with pytest.raises(ValueError) as e:
+            checkpoint.load(path)
+        (path / "meta.json").write_text(meta0)
+        return str(e.value)
+
+    assert "does not match its record" in tamper(lambda m: m["model"]["w"].update(shape=[3, 3]))
+    assert "invalid or tampered" in tamper(lambda m: m["model"]["w"].update(dtype="object"))
+    assert "does not hold the entries" in tamper(
+        lambda m: m["model"].update(v={"dtype": "float32", "shape": [1]}) or
+        m["params"].append("v"))
+    assert "invalid or tampered" in tamper(lambda m: m["files"].update(
+        {"../../etc/passwd": {"sha256": "0" * 64, "bytes": 1}}))
+    assert "invalid or tampered" in tamper(lambda m: m.update(optimizer=None))
+    assert "invalid or tampered" in tamper(lambda m: m.update(step=True))
+    # a flipped byte in the safetensors header, checksums forged: still a clean error
+    bad = bytearray(good)
+    bad[9] ^= 0x7F
+    _rewrite(path, "model.safetensors", bytes(bad))
+    with pytest.raises(ValueError, match="model.safetensors"):
+        checkpoint.load(path)
+    # truncated to every length: always a ValueError naming the file
+    for n in range(0, len(good), max(1, len(good) // 40)):
+        (path / "model.safetensors").write_bytes(good[:n])
+        with pytest.raises(ValueError, match=r"model.safetensors is corrupted \(truncated"):
+            checkpoint.verify(path)

@@ -24,8 +24,8 @@ IntOrTuple = int | Sequence[int]
 
 def _check(n: int, name: str, **args: IntOrTuple) -> None:
     """Shape/type checks of window arguments at construction (values are kept as given),
-    including torch 2.13's ``padding <= kernel_size // 2`` (the kernel size, whatever the
-    dilation)."""
+    including the padding limit that the functional pools apply at call time (half the
+    dilated kernel; torch 2.13 uses ``kernel_size // 2`` whatever the dilation)."""
     tuples = {}
     for what, v in args.items():
         t = tuples[what] = ntuple(v, n, what, name)
@@ -33,10 +33,11 @@ def _check(n: int, name: str, **args: IntOrTuple) -> None:
             check_positive(t, what, name)
         elif any(p < 0 for p in t):
             raise ValueError(f"{name}: padding must be non-negative, got {v!r}")
-    for p, k in zip(tuples["padding"], tuples["kernel_size"]):
-        if p > k // 2:
-            raise ValueError(f"{name}: pad should be at most half of kernel size, but got "
-                             f"pad={p} and kernel_size={k}")
+    dilation = tuples.get("dilation", (1,) * n)
+    for p, k, d in zip(tuples["padding"], tuples["kernel_size"], dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise ValueError(f"{name}: pad should be at most half of effective kernel size, but "
+                             f"got pad={p}, kernel_size={k} and dilation={d}")
 
 
 def _check_output_size(n: int, name: str, output_size: object) -> None:
