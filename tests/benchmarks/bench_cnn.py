@@ -5,10 +5,14 @@
 
 The step is ``examples/cnn.py``'s: batch 100 of 1x28x28, conv 5x5 1->32, max_pool2d(3), relu,
 conv 5x5 32->64, max_pool2d(2), relu, fc 256->200, relu, fc 200->10, cross entropy, SGD lr
-0.1. Three contenders run interleaved in one process (the order rotated each round; the
-machine is shared and noisy, so read the ratios, which are medians of per-round ratios):
+0.1. The contenders run interleaved in one process (the order rotated each round; the
+machine is shared and noisy, so read the ratios, which are medians of per-round ratios,
+and the best rounds, which approximate a quiet machine):
 
 * ``torch``: eager ``zero_grad / forward / backward / step`` (torch's default threads);
+* ``torch 1 thread``: the same with ``torch.set_num_threads(1)``: torch's OpenMP threads
+  spin at barriers and collapse (10x and more) when other processes share the cores, one
+  thread does not, so this is the stable reference on a busy machine;
 * ``fnn``: ``examples/cnn.py``'s ``Net`` through ``fnn.train.make_train_step`` (jitted,
   donating);
 * ``jax NCHW``: the same step in plain JAX as one would first write it (``lax.conv`` in
@@ -16,7 +20,9 @@ machine is shared and noisy, so read the ratios, which are medians of per-round 
   did before its convolution and pooling kernels.
 
 Then the per-op breakdown (conv1, conv2, the two pools; forward, and forward + backward
-with the gradients a training step needs), fnn's functional ops jitted vs torch's, and
+with the gradients a training step needs), fnn's functional ops jitted vs torch's (fnn's
+public ops take and return NCHW, so each standalone op pays two layout transposes that
+cancel between layers inside a jitted model), and
 a parity check: the losses of 10 SGD steps from the same weights and batches, fnn vs
 torch, must agree to float32 rounding. Compile time (trace, lower and XLA compile) is
 reported separately. ``main()`` returns everything as a dict.
@@ -113,6 +119,19 @@ def _interleaved(fns: dict, rounds: int, reps: int, warmup: int = 2) -> dict:
     return per
 
 
+def _one_thread(fn):
+    """``fn`` run with torch limited to one thread (robust when the cores are shared: torch's
+    OpenMP threads spin at barriers and collapse when another process takes a core)."""
+    def run():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(threads)
+    return run
+
+
 def _ratio(per: dict, a: str, b: str) -> float:
     return statistics.median(x / y for x, y in zip(per[a], per[b]))
 
@@ -162,13 +181,7 @@ def bench_step(rounds: int, reps: int) -> dict:
         topt.step()
         return loss.item()
 
-    def torch_step_1t():
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return torch_step()
-        finally:
-            torch.set_num_threads(threads)
+    torch_step_1t = _one_thread(torch_step)
 
     def fnn_step():
         box["state"], loss = step(box["state"], jbatches[box["i"] % 4])
@@ -183,6 +196,7 @@ def bench_step(rounds: int, reps: int) -> dict:
     per = _interleaved({"torch": torch_step, "torch 1 thread": torch_step_1t, "fnn": fnn_step,
                         "jax NCHW": jax_step}, rounds, reps)
     return {"ms": {k: statistics.median(v) for k, v in per.items()},
+            "min_ms": {k: min(v) for k, v in per.items()},
             "fnn/torch": _ratio(per, "fnn", "torch"),
             "fnn/torch 1 thread": _ratio(per, "fnn", "torch 1 thread"),
             "jax NCHW/torch": _ratio(per, "jax NCHW", "torch"),
@@ -218,9 +232,16 @@ def bench_ops(rounds: int, reps: int) -> dict:
         jx, jps, jct = jnp.asarray(x), [jnp.asarray(p) for p in ps], jnp.asarray(ct)
         argnums = (0,) * needs_dx + tuple(range(1, 1 + len(ps)))
         fwd = jax.jit(ff)
-        # value_and_grad: the forward runs too (as in torch), not only what the gradient needs
-        bwd = jax.jit(lambda x, *ps, ff=ff, argnums=argnums, jct=jct: jax.value_and_grad(
-            lambda *a: jnp.vdot(ff(*a), jct), argnums=argnums)(x, *ps))
+        # the output and the gradients for the cotangent ``ct``, as torch's ``y.backward(ct)``
+        # (the output is returned so that XLA cannot drop or fold away the forward)
+        def bwd_fn(x, *ps, ff=ff, argnums=argnums, jct=jct):
+            args = (x, *ps)
+            y, vjp = jax.vjp(lambda *d: ff(*[d[argnums.index(i)] if i in argnums else a
+                                             for i, a in enumerate(args)]),
+                             *[args[i] for i in argnums])
+            return y, vjp(jct)
+
+        bwd = jax.jit(bwd_fn)
 
         def t_fwd(tf=tf, tx=tx, tps=tps):
             with torch.no_grad():
@@ -232,8 +253,10 @@ def bench_ops(rounds: int, reps: int) -> dict:
             tf(tx, *tps).backward(tct)
 
         fns[f"{name} fwd torch"] = t_fwd
+        fns[f"{name} fwd torch 1 thread"] = _one_thread(t_fwd)
         fns[f"{name} fwd fnn"] = lambda fwd=fwd, jx=jx, jps=jps: fwd(jx, *jps).block_until_ready()
         fns[f"{name} fwd+bwd torch"] = t_bwd
+        fns[f"{name} fwd+bwd torch 1 thread"] = _one_thread(t_bwd)
         fns[f"{name} fwd+bwd fnn"] = lambda bwd=bwd, jx=jx, jps=jps: jax.block_until_ready(
             bwd(jx, *jps))
         rows[name] = None
@@ -242,9 +265,12 @@ def bench_ops(rounds: int, reps: int) -> dict:
     for name in rows:
         for what in ("fwd", "fwd+bwd"):
             t, f = f"{name} {what} torch", f"{name} {what} fnn"
+            t1 = f"{t} 1 thread"
             out[f"{name} {what}"] = {"torch": statistics.median(per[t]),
+                                     "torch 1 thread": statistics.median(per[t1]),
                                      "fnn": statistics.median(per[f]),
-                                     "fnn/torch": _ratio(per, f, t)}
+                                     "fnn/torch": _ratio(per, f, t),
+                                     "fnn/torch 1 thread": _ratio(per, f, t1)}
     return out
 
 
@@ -295,20 +321,25 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"  final loss fnn {parity['fnn'][-1]:.7f}, torch {parity['torch'][-1]:.7f}", flush=True)
 
     step = bench_step(rounds, reps)
-    print("\ntrain step, batch 100 (ms/step)")
-    print(f"  {'torch eager':28s} {step['ms']['torch']:8.2f}")
-    print(f"  {'torch eager, 1 thread':28s} {step['ms']['torch 1 thread']:8.2f}   fnn/this "
-          f"{step['fnn/torch 1 thread']:.2f}x")
-    print(f"  {'fnn (make_train_step)':28s} {step['ms']['fnn']:8.2f}   fnn/torch "
-          f"{step['fnn/torch']:.2f}x   compile {step['compile_s']['fnn']:.2f} s")
-    print(f"  {'plain JAX NCHW':28s} {step['ms']['jax NCHW']:8.2f}   jax/torch "
-          f"{step['jax NCHW/torch']:.2f}x   compile {step['compile_s']['jax NCHW']:.2f} s",
-          flush=True)
+    ms, mins = step["ms"], step["min_ms"]
+    print("\ntrain step, batch 100: ms/step, median (best round)")
+    print(f"  {'torch eager':24s} {ms['torch']:7.2f} ({mins['torch']:6.2f})")
+    print(f"  {'torch eager, 1 thread':24s} {ms['torch 1 thread']:7.2f} "
+          f"({mins['torch 1 thread']:6.2f})   fnn/this {step['fnn/torch 1 thread']:.2f}x")
+    print(f"  {'fnn (make_train_step)':24s} {ms['fnn']:7.2f} ({mins['fnn']:6.2f})   fnn/torch "
+          f"{step['fnn/torch']:.2f}x (best rounds {mins['fnn'] / mins['torch']:.2f}x), "
+          f"compile {step['compile_s']['fnn']:.2f} s")
+    print(f"  {'plain JAX NCHW':24s} {ms['jax NCHW']:7.2f} ({mins['jax NCHW']:6.2f})   jax/torch "
+          f"{step['jax NCHW/torch']:.2f}x (best rounds {mins['jax NCHW'] / mins['torch']:.2f}x), "
+          f"compile {step['compile_s']['jax NCHW']:.2f} s", flush=True)
 
     ops = bench_ops(rounds, reps)
-    print(f"\nper op (ms per call)\n  {'op':38s} {'torch':>8s} {'fnn':>8s} {'fnn/torch':>10s}")
+    print("\nper op, ms per call (fnn: the public NCHW op, jitted, with its layout transposes)")
+    print(f"  {'op':30s} {'torch':>8s} {'torch 1t':>9s} {'fnn':>8s} {'fnn/torch':>10s} "
+          f"{'fnn/torch 1t':>13s}")
     for name, r in ops.items():
-        print(f"  {name:38s} {r['torch']:8.3f} {r['fnn']:8.3f} {r['fnn/torch']:9.2f}x")
+        print(f"  {name:30s} {r['torch']:8.3f} {r['torch 1 thread']:9.3f} {r['fnn']:8.3f} "
+              f"{r['fnn/torch']:9.2f}x {r['fnn/torch 1 thread']:12.2f}x")
     return {"step": step, "ops": ops, "parity": parity}
 
 

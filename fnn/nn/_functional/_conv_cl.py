@@ -1,9 +1,11 @@
-r"""The convolution kernel behind ``conv1d/2d/3d``: channels-last, with a fast input gradient.
+r"""The convolution kernel behind ``conv1d/2d/3d``: channels-last, with fast gradients.
 
-XLA:CPU runs a forward convolution well when it is channels-last (``NHWC`` input, ``HWIO``
-kernel), but the input gradient that JAX derives for a convolution (a transposed
-convolution: the output gradient, fully padded, against the flipped kernel) runs through a
-slow path, about 10x torch's. This module computes
+XLA:CPU (jax 0.10) runs a forward convolution well when it is channels-last (``NHWC``
+input, ``HWIO`` kernel). The input gradient JAX derives for a convolution is a transposed
+convolution (the output gradient, fully padded, against the flipped kernel), and XLA:CPU
+runs that 5-12x slower than the forward one when the kernel reaches across the whole
+output (a 5x5 kernel on a 4x4 output: the second layer of a small MNIST net, where it is
+~11x torch). This module computes
 
     y = conv(x, w)                                  (one ``lax.conv_general_dilated``)
 
@@ -16,11 +18,20 @@ input along the channel axis and ``W`` is the weight as a ``(prod(kernel) * C/g,
 matrix. Reverse mode transposes this tangent: the input gradient becomes one matrix
 product ``dy @ W^T`` followed by col2im (each slice's transpose is a pad, so the columns
 are added back at their shifted places), and the weight gradient is the convolution JAX
-derives for ``conv(x, dw)`` (XLA:CPU runs that one well). Because the rule is an ordinary
-JAX function of ordinary JAX operations, every transformation composes with it: ``vmap``,
-forward mode, ``jvp`` of ``grad`` (Hessian-vector products, AdaHessian) and higher
-derivatives. The rule uses symbolic zeros, so the input term is skipped when the input
-needs no gradient (the first layer).
+derives for ``conv(x, dw)``. Which formulation each term uses is decided from the shapes
+(measured, see :func:`_input_term_as_matmul` and :func:`_weight_term_as_matmul`): where
+XLA's own transposed convolution is fast (large outputs, many channels) the input term
+stays ``conv(dx, w)``; with one or two input channels, or a kernel spanning the output,
+the weight term is an im2col matrix product too (XLA's weight-gradient convolution is
+slow there, catastrophically so inside ``lax.scan``), and since those columns are then
+built anyway, the forward output is computed from them as well (:func:`_cols_forward`).
+Without differentiation (inference) the forward is the convolution kernel.
+
+Because the rule is an ordinary JAX function of ordinary JAX operations, every
+transformation composes with it: ``vmap``, forward mode, ``jvp`` of ``grad``
+(Hessian-vector products, AdaHessian) and higher derivatives. The rule uses symbolic
+zeros, so a term is skipped when its argument needs no derivative (the input of the first
+layer).
 
 The im2col columns are ``prod(kernel)`` times the size of the input. Above
 :data:`IM2COL_MAX_BYTES` the input term is instead computed tap by tap
@@ -28,11 +39,13 @@ The im2col columns are ``prod(kernel)`` times the size of the input. Above
 kernel tap and needs no buffer larger than the input.
 
 Layouts: ``x`` is ``(N, *spatial, C)``, ``w`` is ``(*kernel, C/groups, O)``, ``y`` is
-``(N, *out, O)``. :func:`conv_channels_first` wraps it for torch's layouts.
+``(N, *out, O)``. :func:`conv_channels_first` wraps it for torch's layouts; the transposes
+it adds cancel between consecutive layers under ``jit``.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -45,14 +58,15 @@ from jax.custom_derivatives import SymbolicZero
 
 __all__ = ["conv_channels_first", "conv_channels_last", "IM2COL_MAX_BYTES"]
 
-#: Largest im2col buffer (bytes) built for an input tangent/gradient; above it, tap by tap.
+#: Largest im2col buffer (bytes) built for a tangent/gradient; above it, tap by tap (input
+#: term) or the convolution (weight term).
 IM2COL_MAX_BYTES = 256 * 2**20
 
 _SPATIAL = "DHW"
 
 
 def _dimension_numbers(n: int) -> tuple[str, str, str]:
-    sp = _SPATIAL[-n:] if n <= 3 else None
+    sp = _SPATIAL[-n:]
     return f"N{sp}C", f"{sp}IO", f"N{sp}C"
 
 
@@ -116,8 +130,8 @@ def _grouped_matmul(cols, wmat, groups):
     return y.reshape(*lead, o)
 
 
-def _cols_bytes(x, kernel, out) -> int:
-    return x.shape[0] * math.prod(out) * math.prod(kernel) * x.shape[-1] * x.dtype.itemsize
+def _cols_bytes(x_shape, kernel, out, itemsize) -> int:
+    return x_shape[0] * math.prod(out) * math.prod(kernel) * x_shape[-1] * itemsize
 
 
 def _matmul_conv(x, w, stride, pads, dilation, groups):
@@ -127,7 +141,7 @@ def _matmul_conv(x, w, stride, pads, dilation, groups):
     kernel = w.shape[:-2]
     out = _out_size(x.shape, kernel, stride, pads, dilation)
     wmat = w.reshape(math.prod(kernel), w.shape[-2], w.shape[-1])
-    if _cols_bytes(x, kernel, out) <= IM2COL_MAX_BYTES:
+    if _cols_bytes(x.shape, kernel, out, x.dtype.itemsize) <= IM2COL_MAX_BYTES:
         return _grouped_matmul(_patches(x, kernel, stride, pads, dilation, out), wmat, groups)
     y = None
     for j, t in enumerate(_taps(x, kernel, stride, pads, dilation, out)):
@@ -150,48 +164,94 @@ def _patches_kernel_major(x, kernel, stride, pads, dilation, out):
     return u.reshape(math.prod(kernel) * x.shape[-1], -1)
 
 
-def _weight_term(x, tw, stride, pads, dilation, groups):
-    """``conv(x, tw)``, linear in ``tw``; its transpose is the weight gradient.
+def _input_term_as_matmul(x_shape, w_shape, stride, pads, dilation, groups) -> bool:
+    """Whether the input tangent goes through im2col (its transpose: a matrix product and
+    col2im) rather than ``conv(dx, w)`` (whose transpose is XLA's transposed convolution).
 
-    With one or two input channels (a first layer on images, ``groups=1``) XLA:CPU's
-    weight-gradient convolution is slow (a 1-channel "batch" against a kernel the size
-    of the image): there the term is im2col (kernel taps leading) contracted with ``tw``,
-    whose transpose is one well-shaped matrix product, about 2x faster. Otherwise the
-    convolution JAX derives is the faster one."""
-    kernel = tw.shape[:-2]
-    c, o = tw.shape[-2:]
+    Measured on XLA:CPU (jax 0.10): the transposed convolution is 5-12x slower than the
+    forward one when the dilated kernel reaches across the whole output gradient
+    (``d*(k-1) >= out`` in some dim, as in small late layers: 5x5 kernels on 4x4 outputs),
+    and col2im is also faster with few channels per group (depthwise, RGB inputs);
+    elsewhere (large outputs, many channels) the im2col buffer is large and the transposed
+    convolution runs as fast as the forward one, so it is kept."""
+    kernel = w_shape[:-2]
+    out = _out_size(x_shape, kernel, stride, pads, dilation)
+    return _reaches(kernel, dilation, out) or w_shape[-2] <= 4
+
+
+def _reaches(kernel, dilation, out) -> bool:
+    """Whether the dilated kernel spans the whole output in some dim (``d*(k-1) >= out``):
+    a small late layer, where XLA:CPU's gradient convolutions are slow."""
+    return any(d * (k - 1) >= o for k, d, o in zip(kernel, dilation, out))
+
+
+def _weight_term_as_matmul(x, w_shape, stride, pads, dilation, groups) -> bool:
+    """Whether the weight tangent is im2col (kernel taps leading) contracted with ``dw``
+    (its transpose, the weight gradient: one well-shaped matrix product ``cols @ dy``)
+    rather than ``conv(x, dw)`` (whose transpose is the convolution JAX derives).
+
+    Measured on XLA:CPU (jax 0.10): the derived convolution is slow with one or two input
+    channels (a first layer on images: a 1-channel "batch" against a kernel the size of
+    the image, 3x slower) and, in small late layers where the kernel spans the output, is
+    as fast standalone but inside a ``lax.scan``/``while`` body XLA:CPU lays it out for
+    its generic emitter: ~100x slower (300 ms for the MNIST net's second layer). Elsewhere
+    (large outputs) the columns are big and the derived convolution is up to 3x faster.
+    """
+    kernel = w_shape[:-2]
     out = _out_size(x.shape, kernel, stride, pads, dilation)
-    if groups == 1 and c <= 2 and _cols_bytes(x, kernel, out) <= IM2COL_MAX_BYTES:
-        cols = _patches_kernel_major(x, kernel, stride, pads, dilation, out)
-        # cols^T @ tw: its transpose in tw is cols @ dy, (K, M) @ (M, O)
-        y = lax.dot_general(cols, tw.reshape(-1, o), (((0,), (0,)), ((), ())))
-        return y.reshape((x.shape[0],) + out + (o,))
-    return _conv(x, tw, stride, pads, dilation, groups)
+    return (groups == 1 and (w_shape[-2] <= 2 or _reaches(kernel, dilation, out))
+            and _cols_bytes(x.shape, kernel, out, x.dtype.itemsize) <= IM2COL_MAX_BYTES)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4, 5))
-def conv_channels_last(x: jax.Array, w: jax.Array, stride: tuple[int, ...],
+def _cols_forward(cols, w, x_shape, out):
+    """``conv(x, w)`` from ``cols = _patches_kernel_major(x)``: ``(W^T @ cols)^T``, a plain
+    matrix product (``cols^T @ W`` would be a transposed-operand product, which XLA:CPU
+    runs through a slower kernel) and a small transpose; faster than the convolution kernel
+    when the columns are built anyway for the weight gradient."""
+    o = w.shape[-1]
+    y = w.reshape(-1, o).T @ cols
+    return y.T.reshape((x_shape[0],) + out + (o,))
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5, 6))
+def conv_channels_last(x: jax.Array, w: jax.Array, b: jax.Array, stride: tuple[int, ...],
                        pads: tuple[tuple[int, int], ...], dilation: tuple[int, ...],
                        groups: int) -> jax.Array:
-    """``(N, *spatial, C)`` input, ``(*kernel, C/groups, O)`` weight -> ``(N, *out, O)``:
-    torch's convolution (a cross-correlation) with explicit ``(low, high)`` padding."""
-    return _conv(x, w, stride, pads, dilation, groups)
+    """``(N, *spatial, C)`` input, ``(*kernel, C/groups, O)`` weight, ``(O,)`` bias ->
+    ``(N, *out, O)``: torch's convolution (a cross-correlation) with explicit ``(low,
+    high)`` padding. Pass a constant zero bias for none (its gradient is never formed)."""
+    return _conv(x, w, stride, pads, dilation, groups) + b
 
 
 @partial(conv_channels_last.defjvp, symbolic_zeros=True)
 def _conv_channels_last_jvp(stride, pads, dilation, groups, primals, tangents):
-    x, w = primals
-    tx, tw = tangents
-    y = _conv(x, w, stride, pads, dilation, groups)
-    ty = None
-    if not isinstance(tx, SymbolicZero):
-        ty = _matmul_conv(tx, w, stride, pads, dilation, groups)
-    if not isinstance(tw, SymbolicZero):
-        term = _weight_term(x, tw, stride, pads, dilation, groups)
-        ty = term if ty is None else ty + term
-    if ty is None:
-        ty = jnp.zeros_like(y)
-    return y, ty
+    x, w, b = primals
+    tx, tw, tb = (None if isinstance(t, SymbolicZero) else t for t in tangents)
+    kernel = w.shape[:-2]
+    out = _out_size(x.shape, kernel, stride, pads, dilation)
+    cols = None
+    if tw is not None and _weight_term_as_matmul(x, w.shape, stride, pads, dilation, groups):
+        cols = _patches_kernel_major(x, kernel, stride, pads, dilation, out)
+        y = _cols_forward(cols, w, x.shape, out) + b
+    else:
+        y = _conv(x, w, stride, pads, dilation, groups) + b
+    terms = []
+    if tx is not None:
+        if _input_term_as_matmul(x.shape, w.shape, stride, pads, dilation, groups):
+            terms.append(_matmul_conv(tx, w, stride, pads, dilation, groups))
+        else:
+            terms.append(_conv(tx, w, stride, pads, dilation, groups))
+    if cols is not None:
+        terms.append(lax.dot_general(cols, tw.reshape(-1, w.shape[-1]),
+                                     (((0,), (0,)), ((), ()))).reshape(y.shape))
+    elif tw is not None:
+        terms.append(_conv(x, tw, stride, pads, dilation, groups))
+    if tb is not None:
+        terms.append(tb)
+    if not terms:
+        return y, jnp.zeros_like(y)
+    ty = functools.reduce(jnp.add, terms)
+    return y, jnp.broadcast_to(ty, y.shape).astype(y.dtype)
 
 
 def conv_channels_first(x: jax.Array, weight: jax.Array, bias: jax.Array | None,
@@ -201,9 +261,9 @@ def conv_channels_first(x: jax.Array, weight: jax.Array, bias: jax.Array | None,
     bias -> ``(N, O, *out)``, computed channels-last by :func:`conv_channels_last`."""
     n = x.ndim - 2
     to_last = (0,) + tuple(range(2, n + 2)) + (1,)
+    if bias is None:
+        bias = jnp.zeros((weight.shape[0],), jnp.result_type(x, weight))
     y = conv_channels_last(jnp.transpose(x, to_last),
-                           jnp.transpose(weight, tuple(range(2, n + 2)) + (1, 0)),
+                           jnp.transpose(weight, tuple(range(2, n + 2)) + (1, 0)), bias,
                            tuple(stride), tuple(tuple(p) for p in pads), tuple(dilation), groups)
-    if bias is not None:
-        y = y + bias
     return jnp.transpose(y, (0, n + 1) + tuple(range(1, n + 1)))
