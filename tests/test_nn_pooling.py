@@ -65,10 +65,16 @@ def test_pool_parity_float32(case):
     ("MaxPool2d", (2,), dict(stride=1)),
     ("MaxPool2d", (2,), dict(stride=1, dilation=2, padding=1)),
     ("AdaptiveMaxPool2d", (3,), {}),
+    # non-overlapping windows (stride == kernel): the fast reshape path with its own JVP
+    ("MaxPool2d", (2,), {}),
+    ("MaxPool2d", (3,), {}),
+    ("MaxPool2d", ((3, 2),), {}),
+    ("MaxPool1d", (3,), {}),
 ])
 def test_max_ties_send_gradient_to_first_element(name, args, kwargs):
     """Windows full of equal values (ReLU zeros): torch routes the gradient to the first one."""
-    x = RNG.integers(0, 2, (1, 2, 6, 6)).astype(np.float64)
+    shape = (1, 2, 12) if name.endswith("1d") else (1, 2, 6, 6)
+    x = RNG.integers(0, 2, shape).astype(np.float64)
     fl, tl = _pair(name, args, kwargs)
     check_layer(fl, tl, x, np.float64)
 

@@ -18,6 +18,7 @@ reproducible), ``deadline=None`` and a modest ``max_examples``; the counts are
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import jax
@@ -520,8 +521,8 @@ def test_pool_output_shapes_match_torch(kind, n, data):
     ceil = data.draw(st.booleans())
     x = data.draw(st.sampled_from([(), (2,)])) + (3,) + tuple(
         data.draw(st.integers(1, 10)) for _ in range(n))
-    # torch 2.13 requires padding <= kernel_size // 2 whatever the dilation; fnn's functional
-    # max pool allows up to half the dilated kernel (see test_max_pool_padding_limit_...)
+    # torch 2.13 requires padding <= kernel_size // 2 whatever the dilation (fnn raises its
+    # message too: test_max_pool_padding_limit_ignores_dilation_as_torch)
     assume(kind == "avg" or all(pp <= kk // 2 for pp, kk in zip(p, k)))
     if kind == "max":
         f, t = _both(lambda a: getattr(F, f"max_pool{n}d")(a, k, s, p, d, ceil),
@@ -534,13 +535,18 @@ def test_pool_output_shapes_match_torch(kind, n, data):
     assert f == t, (x, k, s, p, d, ceil)
 
 
-@pytest.mark.xfail(strict=True, reason="fnn/nn/_functional/pooling.py (being reworked for speed) "
-                   "and the MaxPool layers bound the padding by half the *dilated* kernel; "
-                   "torch 2.13 by kernel_size // 2: reported, to fix there")
 def test_max_pool_padding_limit_ignores_dilation_as_torch():
-    with pytest.raises(RuntimeError, match="pad should be smaller than or equal to half"):
+    """torch 2.13 bounds a max pool's padding by ``kernel_size // 2`` whatever the dilation
+    (besides half the dilated kernel): fnn raises torch's message, functional and layer."""
+    with pytest.raises(RuntimeError) as expected:
         torch.nn.functional.max_pool2d(torch.zeros(1, 1, 9, 9), 3, None, 2, 2)
-    with pytest.raises(ValueError, match="pad"):
+    with pytest.raises(ValueError) as got:
         F.max_pool2d(jnp.zeros((1, 1, 9, 9)), 3, None, 2, 2)
-    with pytest.raises(ValueError, match="pad"):
+    assert str(got.value) == f"max_pool2d: {expected.value}"
+    with pytest.raises(ValueError, match=re.escape(str(expected.value))):
         nn.MaxPool2d(3, None, 2, 2)
+    with pytest.raises(RuntimeError) as expected:
+        torch.nn.functional.max_pool1d(torch.zeros(1, 1, 12), 3, None, 2, 2)
+    with pytest.raises(ValueError) as got:
+        F.max_pool1d(jnp.zeros((1, 1, 12)), 3, None, 2, 2)
+    assert str(got.value) == f"max_pool1d: {expected.value}"

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 import jax
 
 from ._functional._window import check_positive, ntuple
-from ._functional.pooling import adaptive_pool_nd, avg_pool_nd, max_pool_nd
+from ._functional.pooling import (
+    adaptive_pool_nd,
+    avg_pool_nd,
+    check_max_pool_padding,
+    max_pool_nd,
+)
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
@@ -24,8 +29,8 @@ IntOrTuple = int | Sequence[int]
 
 def _check(n: int, name: str, **args: IntOrTuple) -> None:
     """Shape/type checks of window arguments at construction (values are kept as given),
-    including the padding limit that the functional pools apply at call time (half the
-    dilated kernel; torch 2.13 uses ``kernel_size // 2`` whatever the dilation)."""
+    including the padding limits that the functional pools apply at call time (half the
+    dilated kernel; for max pools also ``kernel_size // 2``, as torch 2.13)."""
     tuples = {}
     for what, v in args.items():
         t = tuples[what] = ntuple(v, n, what, name)
@@ -38,6 +43,8 @@ def _check(n: int, name: str, **args: IntOrTuple) -> None:
         if p > (d * (k - 1) + 1) // 2:
             raise ValueError(f"{name}: pad should be at most half of effective kernel size, but "
                              f"got pad={p}, kernel_size={k} and dilation={d}")
+    if "dilation" in tuples:  # the max pools
+        check_max_pool_padding(name, tuples["padding"], tuples["kernel_size"])
 
 
 def _check_output_size(n: int, name: str, output_size: object) -> None:

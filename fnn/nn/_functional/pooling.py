@@ -92,11 +92,27 @@ class _Window:
                                  self.padding(), window_dilation=ones + self.dilation)
 
 
+def check_max_pool_padding(who: str, pad: Sequence[int], kernel: Sequence[int]) -> None:
+    """torch's max-pool kernel check: ``pad <= kernel_size // 2`` in every dim, whatever the
+    dilation (on top of the half-the-dilated-kernel check all pools make), with torch's
+    message for 1-D and 2-D."""
+    if all(p <= k // 2 for p, k in zip(pad, kernel)):
+        return
+    if len(pad) == 1:
+        raise ValueError(f"{who}: max_pool1d() padding should be at most half of kernel size, "
+                         f"but got padding={pad[0]} and kernel_size={kernel[0]}")
+    dims = "".join(f", pad{a} = {p}" for a, p in zip("DHW"[-len(pad):][::-1], pad[::-1]))
+    ks = "".join(f", k{a} = {k}" for a, k in zip("DHW"[-len(pad):][::-1], kernel[::-1]))
+    raise ValueError(f"{who}: pad should be smaller than or equal to half of kernel size, but "
+                     f"got {dims[2:]}{ks}")
+
+
 def max_pool_nd(n: int, who: str, input, kernel_size, stride, padding, dilation, ceil_mode,
               return_indices) -> jax.Array:
     if return_indices:
         raise ValueError(f"{who}: return_indices=True is not supported")
     win = _Window(n, who, input, kernel_size, stride, padding, dilation, ceil_mode)
+    check_max_pool_padding(who, win.pad, win.kernel)
     if win.stride == win.kernel and not any(win.pad) and all(d == 1 for d in win.dilation):
         return _max_pool_tiles(input, win)
     if all(d == 1 for d in win.dilation):
