@@ -339,9 +339,10 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
     device), dispatched asynchronously; with ``steps_per_call=k > 1`` the batches run ``k``
     at a time in one compiled ``lax.scan`` (at most two compiled shapes). A scan removes
     the ~10-40 us of Python dispatch per step, which pays for tiny models (the posts' MLP),
-    but XLA:CPU runs convolutions inside a loop body several times slower than at top
-    level (measured: Fleuret's CNN, 52 ms per step dispatched vs 330 ms per step inside a
-    scan), so the default is one call per step. The bar (``tqdm.auto``: terminal or
+    but XLA:CPU runs some convolution gradients many times slower inside a loop body than
+    at top level (measured: a 3x3 32->64 convolution's weight gradient on 32x32 inputs,
+    ~67x; fnn's own convolution avoids this for the shapes of Fleuret's CNN, whose scanned
+    and dispatched steps now cost the same), so the default is one call per step. The bar (``tqdm.auto``: terminal or
     notebook) shows the loss and samples/s. ``eval_data`` (a Module only)
     is evaluated after every epoch. ``callback(epoch, state, history)`` runs after each
     epoch (checkpoint there). ``state`` is donated: use the returned one.
