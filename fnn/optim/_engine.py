@@ -94,9 +94,13 @@ def cast(x: Any, like: jax.Array) -> jax.Array:
 
 
 def lerp(a: jax.Array, b: jax.Array, w: Any) -> jax.Array:
-    """torch's ``a.lerp_(b, w)`` = ``a + w*(b - a)`` with torch's two-sided formula."""
+    """torch's ``a.lerp_(b, w)`` = ``a + w*(b - a)`` with torch's two-sided formula
+    (``b - (b - a)*(1 - w)`` for ``w >= 0.5``). The side is chosen on the scalar ``w``:
+    ``base + coef*(b - a)`` with ``(base, coef) = (a, w)`` or ``(b, -(1 - w))`` gives both
+    formulas bit for bit (negation is exact) with one product per element, not two."""
     w = cast(w, a)
-    return jnp.where(w < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
+    low = w < 0.5
+    return jnp.where(low, a, b) + jnp.where(low, w, -(1 - w)) * (b - a)
 
 
 def weight_decay(p: jax.Array, g: jax.Array, lr: Any, wd: Any,
