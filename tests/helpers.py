@@ -74,14 +74,16 @@ def run_torch(make_opt: Callable[[list], torch.optim.Optimizer], params: dict, x
 
 
 def run_fnn(opt, params: dict, x, y, steps: int, loss_fn=fnn_mlp_loss, before_step=None):
-    """Train with an fnn optimizer under jit; same outputs as :func:`run_torch`."""
+    """Train with an fnn optimizer under jit; same outputs as :func:`run_torch`.
+    ``before_step(state, i)`` may edit the state between steps (as a torch user edits
+    ``opt.param_groups``). With ``x`` and ``y`` None, ``loss_fn`` takes the params alone."""
     p = _tree.unflatten({k: jnp.asarray(v) for k, v in params.items()})
     state = opt.init(p)
-    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    args = () if x is None else (jnp.asarray(x), jnp.asarray(y))
 
     @jax.jit
     def step(p, state):
-        loss, g = jax.value_and_grad(loss_fn)(p, xj, yj)
+        loss, g = jax.value_and_grad(loss_fn)(p, *args)
         updates, state = opt.update(g, state, p)
         return optim.apply_updates(p, updates), state, loss
 
@@ -106,3 +108,33 @@ def assert_trajectories_close(traj_a, traj_b, rtol=1e-10, atol=0.0, what=""):
 
 __all__ = ["mlp_problem", "torch_mlp", "fnn_mlp_loss", "run_torch", "run_fnn",
            "assert_trajectories_close", "fnn"]
+
+
+def assert_trees_equal(a, b) -> None:
+    """Two pytrees with the same structure, dtypes, shapes and bits (PRNG keys by their data)."""
+    la, ta = jax.tree.flatten(a)
+    lb, tb = jax.tree.flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x, y = jax.random.key_data(x), jax.random.key_data(y)
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+class FleuretNet(torch.nn.Module):
+    """Fleuret's CNN (the lecture's Net) in torch: the reference for ``examples/cnn.py``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 32, kernel_size=5)
+        self.conv2 = torch.nn.Conv2d(32, 64, kernel_size=5)
+        self.fc1 = torch.nn.Linear(256, 200)
+        self.fc2 = torch.nn.Linear(200, 10)
+
+    def forward(self, x):
+        F = torch.nn.functional
+        x = F.relu(F.max_pool2d(self.conv1(x), kernel_size=3))
+        x = F.relu(F.max_pool2d(self.conv2(x), kernel_size=2))
+        x = F.relu(self.fc1(x.reshape(x.shape[0], -1)))
+        return self.fc2(x)

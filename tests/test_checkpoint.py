@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from fnn import checkpoint, nn, optim, train
-from tests.helpers import mlp_problem
+from tests.helpers import assert_trees_equal, mlp_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,16 +42,6 @@ def _buffers():
                    "num_batches_tracked": jnp.asarray(5, jnp.int64)}}
 
 
-def _equal_trees(a, b):
-    la, ta = jax.tree.flatten(a)
-    lb, tb = jax.tree.flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb):
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            x, y = jax.random.key_data(x), jax.random.key_data(y)
-        assert x.dtype == y.dtype and x.shape == y.shape
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
 
 def test_round_trip_everything(tmp_path):
     rng = np.random.default_rng(0)
@@ -67,15 +57,15 @@ def test_round_trip_everything(tmp_path):
                     key=key, metadata={"epoch": 2, "note": "hello", "lr": [0.1]})
     ck = checkpoint.load(tmp_path / "ck", like={"params": params, "opt_state": opt.init(params),
                                                 "buffers": _buffers()})
-    _equal_trees(ck.params, params)
-    _equal_trees(ck.buffers, _buffers())
-    _equal_trees(ck.opt_state, state)
-    _equal_trees(ck.key, key)
+    assert_trees_equal(ck.params, params)
+    assert_trees_equal(ck.buffers, _buffers())
+    assert_trees_equal(ck.opt_state, state)
+    assert_trees_equal(ck.key, key)
     assert ck.step == 7 and ck.metadata == {"epoch": 2, "note": "hello", "lr": [0.1]}
     # without templates: nested dicts in saved (torch) order, flat optimizer entries
     raw = checkpoint.load(tmp_path / "ck")
     assert list(raw.params) == ["fc1", "fc2"] and list(raw.params["fc1"]) == ["weight", "bias"]
-    _equal_trees(raw.params, params)
+    assert_trees_equal(raw.params, params)
     assert raw.opt_state["state.fc1.weight.max_exp_avg_sq"].shape == (8, 3)
     assert raw.opt_state["param_groups.0.lr"] == 0.1
     assert int(raw.opt_state["step"]) == 1
@@ -89,9 +79,9 @@ def test_unusual_dtypes_and_raw_keys(tmp_path):
                     opt_state={"k": jax.random.key(1), "count": jnp.zeros((), jnp.int32)})
     ck = checkpoint.load(tmp_path / "ck", like={"params": params, "opt_state": {
         "k": jax.random.key(0), "count": jnp.ones((), jnp.int32)}})
-    _equal_trees(ck.params, params)
-    _equal_trees(ck.key, legacy_key)
-    _equal_trees(ck.opt_state["k"], jax.random.key(1))
+    assert_trees_equal(ck.params, params)
+    assert_trees_equal(ck.key, legacy_key)
+    assert_trees_equal(ck.opt_state["k"], jax.random.key(1))
 
 
 def test_torch_reads_the_weights_as_a_state_dict(tmp_path):
@@ -216,9 +206,9 @@ def test_resume_is_bit_identical(tmp_path, dtype):
                                ck.key)
     resumed, _ = _mlp_run(3, state=resumed, dtype=dtype)
     assert int(resumed.step) == int(straight.step) == 6 * 6
-    _equal_trees(resumed.params, straight.params)
-    _equal_trees(resumed.opt_state, straight.opt_state)
-    _equal_trees(resumed.key, straight.key)
+    assert_trees_equal(resumed.params, straight.params)
+    assert_trees_equal(resumed.opt_state, straight.opt_state)
+    assert_trees_equal(resumed.key, straight.key)
 
 
 # ---------------------------------------------------------------------- faults

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from helpers import fnn_mlp_loss, mlp_problem, torch_mlp
+from helpers import FleuretNet, fnn_mlp_loss, mlp_problem, torch_mlp
 
 from fnn import _tree, nn, optim
 from fnn.interop import torch as tinterop
@@ -202,24 +202,6 @@ def test_lbfgs_state_both_ways(line_search_fn):
     _compare(params, net2, rtol=1e-9)
 
 
-class _TorchNet(torch.nn.Module):
-    """Fleuret's CNN (the lecture's Net), as in torch."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(1, 32, kernel_size=5)
-        self.conv2 = torch.nn.Conv2d(32, 64, kernel_size=5)
-        self.fc1 = torch.nn.Linear(256, 200)
-        self.fc2 = torch.nn.Linear(200, 10)
-
-    def forward(self, x):
-        F = torch.nn.functional
-        x = F.relu(F.max_pool2d(self.conv1(x), kernel_size=3, stride=3))
-        x = F.relu(F.max_pool2d(self.conv2(x), kernel_size=2, stride=2))
-        x = F.relu(self.fc1(x.view(-1, 256)))
-        return self.fc2(x)
-
-
 class _FnnNet(nn.Module):
     def __init__(self):
         self.conv1 = nn.Conv2d(1, 32, kernel_size=5)
@@ -238,7 +220,7 @@ class _FnnNet(nn.Module):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_fleuret_cnn_logits_with_torch_weights(dtype):
     torch.manual_seed(0)
-    tnet = _TorchNet().to(dtype)
+    tnet = FleuretNet().to(dtype)
     x = torch.randn(8, 1, 28, 28, dtype=dtype)
     params, buffers = tinterop.load_state_dict(_FnnNet(), tnet)
     assert buffers == {}

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import assert_trees_equal
 
 from fnn import checkpoint, losses, nn, optim, train
 from fnn.optim import lr_scheduler as ls
@@ -28,16 +29,6 @@ def loss_fn(p, scale):
     """A smooth loss whose value and gradients are NaN/Inf when ``scale`` is."""
     return scale * (jnp.sum((p["w"] - 0.3) ** 2) + jnp.sum(jnp.sin(p["v"]) ** 2))
 
-
-def _same(a, b):
-    la, ta = jax.tree.flatten(a)
-    lb, tb = jax.tree.flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb):
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            x, y = jax.random.key_data(x), jax.random.key_data(y)
-        assert x.dtype == y.dtype
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 def _close(a, b):
@@ -77,8 +68,8 @@ def test_skip_with_every_optimizer(name):
     _close(q1, p1)
     _close(g1.inner, s1)
     assert np.isnan(l_nan)
-    _same(q_nan, q1)
-    _same(g_nan.inner, g1.inner)
+    assert_trees_equal(q_nan, q1)
+    assert_trees_equal(g_nan.inner, g1.inner)
     assert optim.nonfinite_stats(g_nan) == {"skipped": 1, "consecutive": 1, "last_finite": False}
     _close(q2, p2)  # the skipped step left no trace
     _close(g2.inner, s2)
@@ -91,7 +82,7 @@ def test_loss_and_update_are_checked_too():
     opt = optim.nonfinite_guard(optim.sgd(0.1))
     # a non-finite loss with finite gradients (cross_entropy with every target ignored)
     upd, st = opt.update(g, opt.init(P), P, value=jnp.nan)
-    _same(upd, jax.tree.map(jnp.zeros_like, P))
+    assert_trees_equal(upd, jax.tree.map(jnp.zeros_like, P))
     assert optim.nonfinite_stats(st)["skipped"] == 1
     # finite gradients, non-finite update (an infinite lr here; L-BFGS's line search or an
     # overflow in the optimizer's arithmetic in practice)
@@ -200,8 +191,8 @@ def test_low_precision_params(dtype):
     p1, s1, _ = step(params, state, 1.0)
     p2, s2, _ = step(p1, s1, jnp.inf)
     assert jax.tree.map(lambda x: x.dtype, p2) == jax.tree.map(lambda x: x.dtype, params)
-    _same(p2, p1)
-    _same(s2.inner, s1.inner)
+    assert_trees_equal(p2, p1)
+    assert_trees_equal(s2.inner, s1.inner)
     # a float16 overflow in the loss (65504 is float16's max; the gradients stay finite)
     big = jax.tree.map(lambda x: jnp.full_like(x, 300.0), params)
     _, s3, loss = step(big, s1, 1.0)
@@ -248,11 +239,11 @@ def test_train_step_skips_params_state_and_buffers(tmp_path):
     s1, _ = step(state, (x, y))
     s2, loss = step(s1, (x.at[3, 1].set(jnp.nan), y))
     assert np.isnan(loss)
-    _same(s2.params, s1.params)
-    _same(s2.opt_state, s1.opt_state._replace(skipped=s2.opt_state.skipped,
+    assert_trees_equal(s2.params, s1.params)
+    assert_trees_equal(s2.opt_state, s1.opt_state._replace(skipped=s2.opt_state.skipped,
                                               consecutive=s2.opt_state.consecutive,
                                               last_finite=s2.opt_state.last_finite))
-    _same(s2.buffers, s1.buffers)  # BatchNorm's running statistics did not take the NaN
+    assert_trees_equal(s2.buffers, s1.buffers)  # BatchNorm's running statistics did not take the NaN
     assert int(s2.step) == 2 and optim.nonfinite_stats(s2.opt_state)["skipped"] == 1
     s3, _ = step(s2, (x, y))
     assert optim.nonfinite_stats(s3.opt_state)["last_finite"]

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 import pytest
 import torch
+from helpers import run_fnn
 from optim_cases import PROBLEMS, TORCH, Problem, fnn_state, run_torch, torch_state
 
 from fnn import _tree, optim
@@ -51,26 +52,10 @@ def init_params(prob: Problem, dtype=np.float64) -> dict:
 
 
 def fnn_run(opt, prob: Problem, steps: int, before_step=None):
-    """Train ``prob`` with ``opt``, one jitted step per iteration (so ``before_step(state, i)``
-    can edit the state in between, as a torch user edits ``opt.param_groups``). Returns
-    ([flat params after each step], [losses], final state)."""
-    params = init_params(prob)
-    state = opt.init(params)
-
-    @jax.jit
-    def step(p, s):
-        loss, g = jax.value_and_grad(prob.loss)(p)
-        u, s = opt.update(g, s, p)
-        return optim.apply_updates(p, u), s, loss
-
-    traj, losses = [], []
-    for i in range(steps):
-        if before_step is not None:
-            state = before_step(state, i)
-        params, state, loss = step(params, state)
-        losses.append(float(loss))
-        traj.append({k: np.asarray(v) for k, v in _tree.flatten(params).items()})
-    return traj, losses, state
+    """Train ``prob`` with ``opt``, one jitted step per iteration (``before_step(state, i)``
+    edits the state in between). Returns ([flat params after each step], [losses], state)."""
+    return run_fnn(opt, prob.params, None, None, steps, loss_fn=prob.loss,
+                   before_step=before_step)
 
 
 def assert_traj_close(ft, tt, rtol=RTOL, atol=ATOL, what=""):

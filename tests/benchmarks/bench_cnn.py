@@ -47,6 +47,9 @@ import fnn.nn.functional as F
 from fnn import data, losses, optim, train
 from fnn.interop import torch as tinterop
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: helpers
+from helpers import FleuretNet  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 BATCH, LR = 100, 0.1
 
@@ -56,23 +59,6 @@ def _load_example():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-class TorchNet(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(1, 32, kernel_size=5)
-        self.conv2 = torch.nn.Conv2d(32, 64, kernel_size=5)
-        self.fc1 = torch.nn.Linear(256, 200)
-        self.fc2 = torch.nn.Linear(200, 10)
-
-    def forward(self, x):
-        f = torch.nn.functional
-        x = f.relu(f.max_pool2d(self.conv1(x), kernel_size=3))
-        x = f.relu(f.max_pool2d(self.conv2(x), kernel_size=2))
-        x = x.view(x.size(0), -1)
-        x = f.relu(self.fc1(x))
-        return self.fc2(x)
 
 
 # ---------------------------------------------------------------------- plain JAX, NCHW
@@ -154,7 +140,7 @@ def _compile_seconds(jitted, *args) -> float:
 def bench_step(rounds: int, reps: int) -> dict:
     ex = _load_example()
     torch.manual_seed(0)
-    tnet = TorchNet()
+    tnet = FleuretNet()
     topt = torch.optim.SGD(tnet.parameters(), lr=LR)
     criterion = torch.nn.CrossEntropyLoss()
     xs, ys = _data(1, 4)
@@ -278,7 +264,7 @@ def check_losses(steps: int = 10) -> dict:
     """Losses of ``steps`` SGD steps from torch's initial weights: fnn vs torch (float32)."""
     ex = _load_example()
     torch.manual_seed(3)
-    tnet = TorchNet()
+    tnet = FleuretNet()
     model = ex.Net()
     params, _ = tinterop.load_state_dict(model, tnet)
     topt = torch.optim.SGD(tnet.parameters(), lr=LR)
