@@ -21,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["get_hyperparams", "get_hyperparam", "set_hyperparam", "get_lr", "set_lr", "find_state"]
 
@@ -134,6 +136,8 @@ def set_hyperparam(state: Any, name: str, value: Any, group: int | None = None) 
             g = dict(groups[i])
             if name not in g:
                 raise KeyError(f"group {i} has no hyperparameter {name!r}")
+            if name == "momentum":
+                _check_momentum_switch(s, g[name], v, i)
             g[name] = _convert(g[name], v)
             groups[i] = g
         return s._replace(param_groups=tuple(groups))
@@ -142,6 +146,25 @@ def set_hyperparam(state: Any, name: str, value: Any, group: int | None = None) 
     if n == 0:
         raise ValueError("no fnn optimizer state (with param_groups) found in this state")
     return new
+
+
+def _check_momentum_switch(s: Any, old: Any, new: Any, group: int) -> None:
+    """SGD and RMSprop built with ``momentum=0`` keep no momentum buffer (as torch at that
+    point); torch creates one when momentum is switched on later, fnn cannot add state
+    between steps, so switching it on raises instead of being silently ignored."""
+    def concrete(x):
+        return not isinstance(x, jax.core.Tracer) and np.ndim(x) == 0
+    if not (concrete(old) and concrete(new) and float(old) == 0 and float(new) != 0):
+        return
+    slots = jax.tree_util.tree_leaves(
+        getattr(s, "state", None), is_leaf=lambda x: isinstance(x, dict) and (
+            not x or all(not isinstance(v, dict) for v in x.values())))
+    if slots and not any(isinstance(x, dict) and "momentum_buffer" in x for x in slots):
+        raise ValueError(
+            f"cannot switch momentum on (group {group}: 0 -> {float(new)}): this optimizer was "
+            "built with momentum=0 and keeps no momentum buffer (torch would create one "
+            "lazily); build it with the momentum you will use, or with momentum=1e-12 -- a "
+            "buffer then exists -- and set it between steps")
 
 
 def set_lr(state: Any, lr: Any, group: int | None = None) -> Any:

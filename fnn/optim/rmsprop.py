@@ -36,9 +36,13 @@ def _update(p, g, s, hp, t):
     else:
         avg = jnp.sqrt(square_avg) + cast(eps, p)
     if "momentum_buffer" in s:
-        buf = cast(mu, p) * s["momentum_buffer"] + g / avg
-        new["momentum_buffer"] = buf
-        return p - cast(lr, p) * buf, new
+        # torch tests `momentum > 0` at every step: set to 0 between steps, the step is the
+        # plain one and the buffer is left as it was
+        on = mu > 0
+        old = s["momentum_buffer"]
+        buf = cast(mu, p) * old + g / avg
+        new["momentum_buffer"] = jnp.where(on, buf, old)
+        return p - cast(lr, p) * jnp.where(on, buf, g / avg), new
     return p - cast(lr, p) * g / avg, new
 
 

@@ -25,11 +25,14 @@ def _update(p, g, s, hp, t):
     lr, mu, damp, wd = hp["lr"], hp["momentum"], hp["dampening"], hp["weight_decay"]
     p, g = weight_decay(p, g, lr, wd)
     if "momentum_buffer" in s:
-        buf = s["momentum_buffer"]
+        old = s["momentum_buffer"]
         # torch: the first step copies g into the buffer, with no dampening
-        buf = jnp.where(t == 1, g, cast(mu, p) * buf + cast(1 - damp, p) * g)
-        g = g + cast(mu, p) * buf if hp["nesterov"] else buf
-        s = {"momentum_buffer": buf}
+        buf = jnp.where(t == 1, g, cast(mu, p) * old + cast(1 - damp, p) * g)
+        # torch tests `momentum != 0` at every step: set to 0 between steps, the step is
+        # plain SGD and the buffer is left as it was
+        on = mu != 0
+        g = jnp.where(on, g + cast(mu, p) * buf if hp["nesterov"] else buf, g)
+        s = {"momentum_buffer": jnp.where(on, buf, old)}
     return p - cast(lr, p) * g, s
 
 
