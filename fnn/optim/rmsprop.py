@@ -40,8 +40,8 @@ def _update(p, g, s, hp, t):
         # plain one and the buffer is left as it was
         on = mu > 0
         old = s["momentum_buffer"]
-        buf = cast(mu, p) * old + g / avg
-        new["momentum_buffer"] = jnp.where(on, buf, old)
+        buf = jnp.where(on, cast(mu, p) * old + g / avg, old)
+        new["momentum_buffer"] = buf
         return p - cast(lr, p) * jnp.where(on, buf, g / avg), new
     return p - cast(lr, p) * g / avg, new
 

@@ -31,8 +31,9 @@ def _update(p, g, s, hp, t):
         # torch tests `momentum != 0` at every step: set to 0 between steps, the step is
         # plain SGD and the buffer is left as it was
         on = mu != 0
+        buf = jnp.where(on, buf, old)
         g = jnp.where(on, g + cast(mu, p) * buf if hp["nesterov"] else buf, g)
-        s = {"momentum_buffer": jnp.where(on, buf, old)}
+        s = {"momentum_buffer": buf}
     return p - cast(lr, p) * g, s
 
 
