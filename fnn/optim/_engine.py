@@ -67,6 +67,9 @@ class Rule(NamedTuple):
     # Hutchinson diagonal): ``prepare(grads, params, extra_args) -> aux`` shaped like the
     # params; ``update`` then gets its leaf as a sixth argument, ``update(p, g, s, hp, t, aux)``
     prepare: Callable[[PyTree, PyTree, Mapping[str, Any]], PyTree] | None = None
+    # hyperparameters that are tuples of values (``betas``, ``etas``, ...): a list given for
+    # one is turned into a tuple, anything else that is not a sequence is a TypeError
+    sequences: tuple[str, ...] = ()
 
 
 class OptState(NamedTuple):
@@ -175,6 +178,21 @@ def _sched_count(count: jax.Array) -> jax.Array:
     return count.astype(jnp.result_type(int))
 
 
+def _with_tuples(rule: Rule, hp: Mapping[str, Any]) -> dict[str, Any]:
+    """``hp`` with the rule's sequence hyperparameters as tuples (torch accepts lists); a
+    non-sequence is a TypeError naming it (``tuple(0.9)`` would only say "'float' object
+    is not iterable")."""
+    out = dict(hp)
+    for k in rule.sequences:
+        v = out.get(k)
+        if k not in out or callable(v):
+            continue
+        if not isinstance(v, (tuple, list)):
+            raise TypeError(f"Invalid {k}: {v!r} (expected a tuple of values)")
+        out[k] = tuple(v)
+    return out
+
+
 def _normalize_patterns(group: Mapping[str, Any], i: int) -> tuple[str, ...]:
     if "params" not in group:
         raise ValueError(f'param_groups[{i}] has no "params" entry (a glob such as "classifier.*")')
@@ -215,6 +233,7 @@ def build(
     if not isinstance(rule, Rule) or not (callable(rule.init) and callable(rule.update)):
         raise TypeError(f"build: rule must be an fnn.optim.Rule with callable init and update, "
                         f"got {rule!r}"[:300])
+    defaults = _with_tuples(rule, defaults)
     if validate is not None:
         validate(defaults)
     if param_groups is not None and (
@@ -222,7 +241,7 @@ def build(
             or not all(isinstance(g, Mapping) for g in param_groups)):
         raise TypeError(f"{rule.name}: param_groups must be a list of dicts such as "
                         f'[{{"params": "classifier.*", "lr": 1e-3}}], got {param_groups!r}'[:400])
-    groups = [dict(g) for g in (param_groups or ())]
+    groups = [_with_tuples(rule, g) for g in (param_groups or ())]
     patterns = []
     merged: list[dict[str, Any]] = []
     for i, g in enumerate(groups):

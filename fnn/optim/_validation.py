@@ -13,7 +13,7 @@ import numpy as np
 
 from ._engine import is_concrete
 
-__all__ = ["check", "check_pair", "as_tuple", "check_lr", "check_eps", "check_betas", "check_weight_decay",
+__all__ = ["check", "check_pair", "check_lr", "check_eps", "check_betas", "check_weight_decay",
            "check_momentum", "check_min", "check_tensor_lr", "check_adam_family", "fmt"]
 
 
@@ -56,14 +56,6 @@ def check_pair(x: Any, name: str, n: int = 2) -> None:
     if len(x) != n:
         raise ValueError(f"Invalid {name}: {tuple(x)!r} (expected a tuple of {n} values, got "
                          f"{len(x)})")
-
-
-def as_tuple(x: Any, name: str) -> tuple:
-    """``tuple(x)`` for a tuple or list argument (``betas``, ``etas``, ...), else a
-    ``TypeError`` naming it (``tuple(0.9)`` would only say "'float' object is not iterable")."""
-    if not isinstance(x, (tuple, list)):
-        raise TypeError(f"Invalid {name}: {x!r} (expected a tuple of values)")
-    return tuple(x)
 
 
 def check_tensor_lr(lr: Any) -> None:

@@ -10,7 +10,6 @@ import optax
 
 from ._engine import Rule, build, cast
 from ._extended import check_adam_like
-from ._validation import as_tuple
 
 __all__ = ["adabelief"]
 
@@ -61,7 +60,8 @@ def _update(p, g, s, hp, t):
 
 
 RULE = Rule("AdaBelief", _init, _update,
-            static=("amsgrad", "weight_decouple", "fixed_decay", "rectify"))
+            static=("amsgrad", "weight_decouple", "fixed_decay", "rectify"),
+            sequences=("betas",))
 
 
 def adabelief(
@@ -98,7 +98,7 @@ def adabelief(
     Optimizer: Adapting Stepsizes by the Belief in Observed Gradients", NeurIPS 2020,
     arXiv:2010.07468.
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                     amsgrad=amsgrad, weight_decouple=weight_decouple, fixed_decay=fixed_decay,
                     rectify=rectify)
     return build(RULE, defaults, param_groups, check_adam_like)

@@ -10,7 +10,7 @@ import optax
 
 from ._engine import Rule, build, cast, hyper_dtype, is_concrete, weight_decay
 from ._extended import check_positive_lr
-from ._validation import as_tuple, check, check_betas, check_eps, check_min, check_weight_decay, fmt
+from ._validation import check, check_betas, check_eps, check_min, check_weight_decay, fmt
 
 __all__ = ["adabound"]
 
@@ -42,7 +42,8 @@ def _update(p, g, s, hp, t):
     return p - eta * m, new
 
 
-RULE = Rule("AdaBound", _init, _update, static=("amsbound",))
+RULE = Rule("AdaBound", _init, _update, static=("amsbound",),
+            sequences=("betas",))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:
@@ -92,6 +93,6 @@ def adabound(
     Luo, Xiong, Liu, Sun, "Adaptive Gradient Methods with Dynamic Bound of Learning Rate",
     ICLR 2019, arXiv:1902.09843.
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), final_lr=final_lr, gamma=gamma, eps=eps,
+    defaults = dict(lr=lr, betas=betas, final_lr=final_lr, gamma=gamma, eps=eps,
                     weight_decay=weight_decay, amsbound=amsbound)
     return build(RULE, defaults, param_groups, _validate)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, hyper_dtype, is_concrete, lerp
-from ._validation import as_tuple, check, check_min, check_tensor_lr, fmt
+from ._validation import check, check_min, check_tensor_lr, fmt
 
 __all__ = ["adafactor"]
 
@@ -54,7 +54,8 @@ def _update(p, g, s, hp, t):
     return p - cast(alpha / denom, p) * update, new
 
 
-RULE = Rule("Adafactor", _init, _update, static=("maximize",))
+RULE = Rule("Adafactor", _init, _update, static=("maximize",),
+            sequences=("eps",))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:
@@ -100,6 +101,6 @@ def adafactor(
     d=1.0, weight_decay=0.0, maximize=False)``. Paper: Shazeer & Stern, "Adafactor: Adaptive
     Learning Rates with Sublinear Memory Cost" (ICML 2018).
     """
-    defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=as_tuple(eps, "eps"), d=d,
+    defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
                     weight_decay=weight_decay, maximize=maximize)
     return build(RULE, defaults, param_groups, _validate)

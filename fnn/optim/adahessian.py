@@ -11,7 +11,7 @@ import optax
 
 from ._engine import Rule, build, cast, is_concrete
 from ._extended import check_positive_lr
-from ._validation import as_tuple, check, check_betas, check_min, check_weight_decay, fmt
+from ._validation import check, check_betas, check_min, check_weight_decay, fmt
 
 __all__ = ["adahessian", "hutchinson_diagonal"]
 
@@ -72,7 +72,8 @@ def _update(p, g, s, hp, t, d):
     return new_p, {"exp_avg": m, "exp_hessian_diag_sq": h}
 
 
-RULE = Rule("Adahessian", _init, _update, prepare=_prepare)
+RULE = Rule("Adahessian", _init, _update, prepare=_prepare,
+            sequences=("betas",))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:
@@ -121,6 +122,6 @@ def adahessian(
     global RNG. Paper: Yao, Gholami, Shen, Mustafa, Keutzer, Mahoney, "ADAHESSIAN: An
     Adaptive Second Order Optimizer for Machine Learning", AAAI 2021, arXiv:2006.00719.
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                     hessian_power=hessian_power)
     return build(RULE, defaults, param_groups, _validate)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, is_concrete, lerp, weight_decay
-from ._validation import as_tuple, check, check_betas, check_eps, check_lr, check_weight_decay
+from ._validation import check, check_betas, check_eps, check_lr, check_weight_decay
 
 __all__ = ["adam"]
 
@@ -37,7 +37,8 @@ def _update(p, g, s, hp, t):
     return p - cast(step_size, p) * m / denom, new
 
 
-RULE = Rule("Adam", _init, _update, static=("amsgrad", "maximize", "decoupled_weight_decay"))
+RULE = Rule("Adam", _init, _update, static=("amsgrad", "maximize", "decoupled_weight_decay"),
+            sequences=("betas",))
 
 
 def validate_adam(hp: Mapping[str, Any]) -> None:
@@ -86,7 +87,7 @@ def adam(
     Papers: Kingma & Ba, "Adam: A Method for Stochastic Optimization" (2014);
     Reddi et al., "On the Convergence of Adam and Beyond" (AMSGrad, 2018).
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                     amsgrad=amsgrad, maximize=maximize,
                     decoupled_weight_decay=decoupled_weight_decay)
     return build(RULE, defaults, param_groups, validate_adam)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, lerp, weight_decay
-from ._validation import as_tuple, check_adam_family
+from ._validation import check_adam_family
 
 __all__ = ["adamax"]
 
@@ -27,7 +27,8 @@ def _update(p, g, s, hp, t):
     return p - cast(clr, p) * m / u, {"exp_avg": m, "exp_inf": u}
 
 
-RULE = Rule("Adamax", _init, _update, static=("maximize",))
+RULE = Rule("Adamax", _init, _update, static=("maximize",),
+            sequences=("betas",))
 
 
 def adamax(
@@ -53,6 +54,6 @@ def adamax(
     weight_decay=0, maximize=False)``. Paper: Kingma & Ba, "Adam: A Method for Stochastic
     Optimization" (2014), section 7.1.
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                     maximize=maximize)
     return build(RULE, defaults, param_groups, check_adam_family)

@@ -8,7 +8,6 @@ from typing import Any
 import optax
 
 from ._engine import build
-from ._validation import as_tuple
 from .adam import RULE as ADAM_RULE
 from .adam import validate_adam
 
@@ -43,6 +42,6 @@ def adamw(
     weight_decay=1e-2, amsgrad=False, maximize=False)``. Paper: Loshchilov & Hutter,
     "Decoupled Weight Decay Regularization" (ICLR 2019).
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                     amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
     return build(RULE, defaults, param_groups, validate_adam)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, lerp
-from ._validation import as_tuple, check, check_min, check_tensor_lr
+from ._validation import check, check_min, check_tensor_lr
 
 __all__ = ["muon", "zeropower_via_newtonschulz"]
 
@@ -64,7 +64,8 @@ def _update(p, g, s, hp, t):
     return p - cast(adjusted_lr, p) * ortho.astype(p.dtype), {"momentum_buffer": buf}
 
 
-RULE = Rule("Muon", _init, _update, static=("nesterov", "ns_steps", "adjust_lr_fn"))
+RULE = Rule("Muon", _init, _update, static=("nesterov", "ns_steps", "adjust_lr_fn"),
+            sequences=("ns_coefficients",))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:
@@ -118,6 +119,6 @@ def muon(
     neural networks" (2024); Liu et al., "Muon is Scalable for LLM Training" (2025).
     """
     defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-                    ns_coefficients=as_tuple(ns_coefficients, "ns_coefficients"), eps=eps, ns_steps=ns_steps,
+                    ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
                     adjust_lr_fn=adjust_lr_fn)
     return build(RULE, defaults, param_groups, _validate)

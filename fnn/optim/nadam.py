@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, hyper_dtype, lerp, torch_scalar, weight_decay
-from ._validation import as_tuple, check_adam_family, check_min
+from ._validation import check_adam_family, check_min
 
 __all__ = ["nadam"]
 
@@ -37,7 +37,8 @@ def _update(p, g, s, hp, t):
     return p, {"mu_product": mu_product, "exp_avg": m, "exp_avg_sq": v}
 
 
-RULE = Rule("NAdam", _init, _update, static=("maximize", "decoupled_weight_decay"))
+RULE = Rule("NAdam", _init, _update, static=("maximize", "decoupled_weight_decay"),
+            sequences=("betas",))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:
@@ -75,7 +76,7 @@ def nadam(
     weight_decay=0, momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False)``.
     Paper: Dozat, "Incorporating Nesterov Momentum into Adam" (ICLR workshop 2016).
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                     momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                     maximize=maximize)
     return build(RULE, defaults, param_groups, _validate)

@@ -10,7 +10,6 @@ import optax
 
 from ._engine import Rule, build, cast, hyper_dtype, weight_decay
 from ._extended import check_adam_like
-from ._validation import as_tuple
 
 __all__ = ["qhadam"]
 
@@ -38,7 +37,8 @@ def _update(p, g, s, hp, t):
     return p - cast(lr, p) * (avg_grad / avg_grad_rms), new
 
 
-RULE = Rule("QHAdam", _init, _update, static=("decouple_weight_decay",))
+RULE = Rule("QHAdam", _init, _update, static=("decouple_weight_decay",),
+            sequences=("betas", "nus"))
 
 
 def qhadam(
@@ -72,6 +72,6 @@ def qhadam(
     arguments and defaults. Paper: Ma & Yarats, "Quasi-hyperbolic momentum and Adam for
     deep learning", ICLR 2019, arXiv:1810.06801.
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), nus=as_tuple(nus, "nus"), weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, nus=nus, weight_decay=weight_decay,
                     decouple_weight_decay=decouple_weight_decay, eps=eps)
     return build(RULE, defaults, param_groups, check_adam_like)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, lerp, weight_decay
-from ._validation import as_tuple, check_adam_family
+from ._validation import check_adam_family
 
 __all__ = ["radam"]
 
@@ -37,7 +37,8 @@ def _update(p, g, s, hp, t):
     return p - step, {"exp_avg": m, "exp_avg_sq": v}
 
 
-RULE = Rule("RAdam", _init, _update, static=("maximize", "decoupled_weight_decay"))
+RULE = Rule("RAdam", _init, _update, static=("maximize", "decoupled_weight_decay"),
+            sequences=("betas",))
 
 
 def radam(
@@ -69,6 +70,6 @@ def radam(
     weight_decay=0, decoupled_weight_decay=False, maximize=False)``. Paper: Liu et al.,
     "On the Variance of the Adaptive Learning Rate and Beyond" (ICLR 2020).
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                     decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
     return build(RULE, defaults, param_groups, check_adam_family)

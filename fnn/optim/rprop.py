@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, is_concrete
-from ._validation import as_tuple, check, check_lr, check_pair, fmt
+from ._validation import check, check_lr, check_pair, fmt
 
 __all__ = ["rprop"]
 
@@ -28,7 +28,8 @@ def _update(p, g, s, hp, t):
     return p - jnp.sign(g) * step_size, {"prev": g, "step_size": step_size}
 
 
-RULE = Rule("Rprop", _init, _update, static=("maximize",))
+RULE = Rule("Rprop", _init, _update, static=("maximize",),
+            sequences=("etas", "step_sizes"))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:
@@ -66,5 +67,5 @@ def rprop(
     maximize=False)``. Paper: Riedmiller & Braun, "A Direct Adaptive Method for Faster
     Backpropagation Learning: The RPROP Algorithm" (ICNN 1993).
     """
-    defaults = dict(lr=lr, etas=as_tuple(etas, "etas"), step_sizes=as_tuple(step_sizes, "step_sizes"), maximize=maximize)
+    defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize)
     return build(RULE, defaults, param_groups, _validate)

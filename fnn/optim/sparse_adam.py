@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast
-from ._validation import as_tuple, check_betas, check_min, check_tensor_lr
+from ._validation import check_betas, check_min, check_tensor_lr
 
 __all__ = ["sparse_adam"]
 
@@ -41,7 +41,8 @@ def _update(p, g, s, hp, t):
                                           "exp_avg_sq": jnp.where(present, v_new, v)}
 
 
-RULE = Rule("SparseAdam", _init, _update, static=("maximize",))
+RULE = Rule("SparseAdam", _init, _update, static=("maximize",),
+            sequences=("betas",))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:
@@ -77,5 +78,5 @@ def sparse_adam(
     torch: ``torch.optim.SparseAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
     maximize=False)``. Paper: Kingma & Ba, "Adam" (2014), with lazy (sparse) updates.
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, maximize=maximize)
+    defaults = dict(lr=lr, betas=betas, eps=eps, maximize=maximize)
     return build(RULE, defaults, param_groups, _validate)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, weight_decay
-from ._validation import as_tuple, check_betas, check_eps, check_lr, check_weight_decay
+from ._validation import check_betas, check_eps, check_lr, check_weight_decay
 
 __all__ = ["swats"]
 
@@ -64,7 +64,8 @@ def _update(p, g, s, hp, t):
     return jnp.where(in_sgd, p_sgd, p_adam), new
 
 
-RULE = Rule("SWATS", _init, _update, static=("amsgrad", "nesterov"))
+RULE = Rule("SWATS", _init, _update, static=("amsgrad", "nesterov"),
+            sequences=("betas",))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:
@@ -116,6 +117,6 @@ def swats(
     Paper: Keskar & Socher, "Improving Generalization Performance by Switching from Adam to
     SGD", arXiv:1712.07628 (2017).
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, weight_decay=weight_decay,
+    defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                     amsgrad=amsgrad, nesterov=nesterov)
     return build(RULE, defaults, param_groups, _validate)

@@ -10,7 +10,6 @@ import optax
 
 from ._engine import Rule, build, cast, weight_decay
 from ._extended import check_adam_like
-from ._validation import as_tuple
 
 __all__ = ["yogi"]
 
@@ -33,7 +32,8 @@ def _update(p, g, s, hp, t):
     return p - cast(lr / bias_correction1, p) * (m / denom), {"exp_avg": m, "exp_avg_sq": v}
 
 
-RULE = Rule("Yogi", _init, _update)
+RULE = Rule("Yogi", _init, _update,
+            sequences=("betas",))
 
 
 def yogi(
@@ -63,6 +63,6 @@ def yogi(
     Paper: Zaheer, Reddi, Sachan, Kale, Kumar, "Adaptive Methods for Nonconvex
     Optimization", NeurIPS 2018.
     """
-    defaults = dict(lr=lr, betas=as_tuple(betas, "betas"), eps=eps, initial_accumulator=initial_accumulator,
+    defaults = dict(lr=lr, betas=betas, eps=eps, initial_accumulator=initial_accumulator,
                     weight_decay=weight_decay)
     return build(RULE, defaults, param_groups, check_adam_like)
