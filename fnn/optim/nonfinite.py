@@ -60,7 +60,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from .. import _tree
+from .. import _check, _tree
 
 __all__ = ["nonfinite_guard", "NonFiniteState", "nonfinite_stats", "check_finite",
            "find_nonfinite_states", "POLICIES"]
@@ -142,9 +142,7 @@ def nonfinite_guard(opt: optax.GradientTransformation, policy: str = "skip", *,
     torch: ``GradScaler``'s skipped ``optimizer.step()`` on inf/NaN gradients (without the
     loss scaling), or ``torch.autograd.detect_anomaly`` for ``"raise"``.
     """
-    if not (callable(getattr(opt, "init", None)) and callable(getattr(opt, "update", None))):
-        raise TypeError("nonfinite_guard: opt must be an optax GradientTransformation (such as "
-                        f"fnn.optim.adam(...)), got {type(opt).__name__}")
+    _check.transformation("nonfinite_guard", opt)
     if policy not in POLICIES:
         raise ValueError(f"nonfinite_guard: policy must be one of {POLICIES}, got {policy!r}")
     if max_consecutive is not None:

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import optax
 
+from .. import _check
 from ._line_search import scalar_loss
 
 __all__ = ["step"]
@@ -40,11 +41,8 @@ def step(opt: optax.GradientTransformation, loss_fn: Callable[..., Any], params:
     torch: ``loss = optimizer.step(closure)`` with ``closure`` doing ``zero_grad``,
     forward, ``backward`` and returning the loss. ``loss_fn`` must return a scalar.
     """
-    if not callable(loss_fn):
-        raise TypeError(f"optim.step: loss_fn must be callable, got {type(loss_fn).__name__}")
-    if not hasattr(opt, "update") or not hasattr(opt, "init"):
-        raise TypeError(f"optim.step: opt must be an optax GradientTransformation (such as "
-                        f"optim.adam(...)), got {type(opt).__name__}")
+    _check.callable_("optim.step", "loss_fn", loss_fn)
+    _check.transformation("optim.step", opt)
 
     def split(out: Any) -> tuple[Any, Any]:
         if not has_aux:
