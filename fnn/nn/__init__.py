@@ -56,6 +56,8 @@ _TABLE = {
     "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
     # submodules
     "functional": ".functional", "init": ".init",
+    # rnn.py (recurrent layers) and the nn.utils package
+    "utils": ".utils",
 }
 __getattr__, _dir = lazy_getattr(__name__, _TABLE)
 
