@@ -57,6 +57,8 @@ _TABLE = {
     # submodules
     "functional": ".functional", "init": ".init",
     # rnn.py (recurrent layers) and the nn.utils package
+    "RNNBase": ".rnn", "RNN": ".rnn", "LSTM": ".rnn", "GRU": ".rnn",
+    "RNNCellBase": ".rnn", "RNNCell": ".rnn", "LSTMCell": ".rnn", "GRUCell": ".rnn",
     "utils": ".utils",
 }
 __getattr__, _dir = lazy_getattr(__name__, _TABLE)

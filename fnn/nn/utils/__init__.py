@@ -3,6 +3,7 @@ vectors, packed sequences for recurrent layers)."""
 
 from __future__ import annotations
 
+from . import rnn
 from .clip_grad import (
     clip_grad_norm,
     clip_grad_norm_transform,
@@ -17,4 +18,5 @@ __all__ = [
     "clip_grad_norm", "clip_grad_norm_transform", "clip_grad_value", "clip_grad_value_transform",
     "clip_grads_with_norm", "get_total_norm",
     "parameters_to_vector", "vector_to_parameters",
+    "rnn",
 ]
