@@ -341,3 +341,23 @@ def test_bad_input_raises_torch_messages():
         cell(cp, jnp.zeros((B, IN)), (jnp.zeros((3, HID)), jnp.zeros((3, HID))))
     with pytest.raises(ValueError, match=r"GRUCell: Expected input to be 1D or 2D, got 3D instead"):
         nn.GRUCell(IN, HID)(None, jnp.zeros((1, B, IN)))
+
+
+def test_forward_mode_and_hessian_vector_products_work():
+    """Plain lax.scan autodiff: jvp of grad (AdaHessian's Hessian-vector product) works."""
+    lstm = nn.LSTM(IN, HID)
+    p = lstm.init(jax.random.key(0), jnp.float64)
+    v = jax.tree.map(lambda a: jnp.ones_like(a) * 0.1, p)
+    x = jax.random.normal(jax.random.key(1), (T, B, IN), jnp.float64)
+    grad = jax.grad(lambda p: jnp.sum(lstm(p, x)[0] ** 2))
+    eps = 1e-5
+
+    @jax.jit
+    def both(p, v):
+        hvp = jax.jvp(grad, (p,), (v,))[1]
+        plus, minus = (grad(jax.tree.map(lambda a, b, s=s: a + s * eps * b, p, v)) for s in (1, -1))
+        return hvp, jax.tree.map(lambda a, b: (a - b) / (2 * eps), plus, minus)
+
+    hvp, fd = both(p, v)
+    for a, b in zip(jax.tree.leaves(hvp), jax.tree.leaves(fd)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)
