@@ -25,6 +25,7 @@ import argparse
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -34,38 +35,10 @@ import torch
 from fnn import nn
 from fnn.interop import torch as tinterop
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_cnn import _interleaved, _one_thread, _ratio  # noqa: E402  (the shared timing loop)
+
 LAYERS, HIDDEN, INPUT, BATCH, SEQ = 2, 256, 256, 32, 100
-
-
-def _interleaved(fns: dict, rounds: int, reps: int, warmup: int = 2) -> dict:
-    """ms per call for each callable, per round (order rotated each round)."""
-    names = list(fns)
-    for f in fns.values():
-        for _ in range(warmup):
-            f()
-    per: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(rounds):
-        for k in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                fns[k]()
-            per[k].append((time.perf_counter() - t0) / reps * 1e3)
-    return per
-
-
-def _one_thread(fn):
-    def run():
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn()
-        finally:
-            torch.set_num_threads(threads)
-    return run
-
-
-def _ratio(per: dict, a: str, b: str) -> float:
-    return statistics.median(x / y for x, y in zip(per[a], per[b]))
 
 
 def bench(kind: str, rounds: int, reps: int) -> dict:
