@@ -21,6 +21,9 @@ from fnn import _tree, nn
 from fnn.interop import torch as interop
 from fnn.nn.utils import rnn as frnn
 
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:LSTM with projections is not supported with oneDNN:UserWarning")
+
 IN, HID, T, B = 3, 4, 5, 2
 TOL = {np.float64: (1e-10, 1e-12), np.float32: (2e-5, 2e-6)}
 CLASSES = {"RNN_TANH": ("RNN", {"nonlinearity": "tanh"}), "RNN_RELU": ("RNN", {"nonlinearity": "relu"}),
