@@ -121,7 +121,7 @@ def _cell_out(mode: str, gi_t: jax.Array, gh_t: jax.Array, h: jax.Array, c: jax.
     out = h_new
     if m_t is not None:
         h_new = jnp.where(m_t, h_new, h)
-        c_new = None if c is None else jnp.where(m_t, c_new, c)
+        c_new = None if c is None or c_new is None else jnp.where(m_t, c_new, c)
         out = jnp.where(m_t, out, jnp.zeros((), out.dtype))
     return h_new, c_new, out
 
