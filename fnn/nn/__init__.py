@@ -61,6 +61,8 @@ _TABLE = {
     "Transformer": ".transformer",
     # submodules
     "functional": ".functional", "init": ".init",
+    # rnn.py (recurrent layers) and the nn.utils package
+    "utils": ".utils",
 }
 __getattr__, _dir = lazy_getattr(__name__, _TABLE)
 
