@@ -14,12 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from layer_parity import check_layer
+from layer_parity import check_call
 
 import fnn.nn.functional as F
 from fnn import nn
 
-F32 = (2e-5, 2e-6)
+F32 = (2e-5, 2e-6)  # float32 tolerance (rtol, atol)
 _RNG = np.random.default_rng(0)
 
 
@@ -157,13 +157,13 @@ def test_sdpa_dropout_statistics_and_key():
     np.testing.assert_allclose(np.asarray(d)[~zero], np.asarray(w / 0.75)[~zero], rtol=1e-12)
     with pytest.raises(ValueError, match="needs a PRNG key"):
         F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
-    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, dropout_p=1.0), 0 * w)
+    assert not np.any(jax.jit(lambda q: F.scaled_dot_product_attention(q, k, v, dropout_p=1.0))(q))
 
 
 def test_sdpa_vmap_and_path():
     q, k, v = (jnp.asarray(_RNG.standard_normal((3, 2, 4, 8))) for _ in range(3))
-    out = jax.vmap(F.scaled_dot_product_attention)(q, k, v)
-    np.testing.assert_allclose(out, F.scaled_dot_product_attention(q, k, v), rtol=1e-12)
+    out = jax.jit(jax.vmap(F.scaled_dot_product_attention))(q, k, v)
+    np.testing.assert_allclose(out, jax.jit(F.scaled_dot_product_attention)(q, k, v), rtol=1e-12)
     expect = "reference" if jax.default_backend() != "gpu" else "xla"
     assert F.sdpa_path(q.astype(jnp.float32), k.astype(jnp.float32), v.astype(jnp.float32)) \
         == expect
@@ -206,50 +206,6 @@ def test_sdpa_bad_input_messages():
 
 
 # ---------------------------------------------------------------------------- MHA
-class _TorchCall(torch.nn.Module):
-    """A torch module called with fixed keyword arguments; tuple outputs concatenated."""
-
-    def __init__(self, inner, kw):
-        super().__init__()
-        self.inner, self.kw = inner, kw
-
-    def forward(self, *xs):
-        out = self.inner(*xs, **self.kw)
-        if isinstance(out, tuple):
-            return torch.cat([o.reshape(-1) for o in out if o is not None])
-        return out
-
-
-class _FnnCall(nn.Module):
-    def __init__(self, inner, kw):
-        self.inner, self.kw = inner, kw
-
-    def forward(self, params, *xs):
-        out = self.inner(params["inner"], *xs, **self.kw)
-        if isinstance(out, tuple):
-            return jnp.concatenate([o.reshape(-1) for o in out if o is not None])
-        return out
-
-
-def check_call(fnn_mod, torch_mod, inputs, kw_torch, dtype, *, train=False, perturb=True):
-    """check_layer on ``module(*inputs, **kw)`` (masks in kw), with perturbed torch params so
-    zero biases and identical layers do not hide mistakes. Returns check_layer's dict."""
-    tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    torch_mod = torch_mod.to(tdtype)
-    if perturb:
-        g = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for p in torch_mod.parameters():
-                p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=tdtype))
-    kw_fnn = {k: _j(v.to(tdtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v)
-              for k, v in kw_torch.items()}
-    kw_torch = {k: v.to(tdtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
-                for k, v in kw_torch.items()}
-    tol = (None, None) if dtype == np.float64 else F32
-    return check_layer(_FnnCall(fnn_mod, kw_fnn), _TorchCall(torch_mod, kw_torch), inputs, dtype,
-                       *tol, train=train)
-
-
 def _mha_case(opts):
     """Build (fnn, torch, inputs, kwargs) for one combination of MHA options."""
     E, H, L, S, N = 8, 2, 4, 5, 3
@@ -331,11 +287,14 @@ def test_mha_matches_torch_float32(opts):
 def test_mha_init_names_shapes_and_distribution():
     for kw in [{}, {"kdim": 3, "vdim": 5, "add_bias_kv": True}, {"bias": False}]:
         t = torch.nn.MultiheadAttention(8, 2, **kw)
-        p = nn.MultiheadAttention(8, 2, **kw).init(jax.random.key(0))
+        m = nn.MultiheadAttention(8, 2, **kw)
+        # eval_shape sorts dict keys: check the order on the eager init of one case
+        p = m.init(jax.random.key(0)) if "kdim" in kw else jax.eval_shape(m.init, jax.random.key(0))
         flat = dict(nn.named_parameters(p))
-        assert list(flat) == list(t.state_dict())
+        assert sorted(flat) == sorted(t.state_dict())
+        assert "kdim" not in kw or list(flat) == list(t.state_dict())
         assert all(flat[k].shape == tuple(v.shape) for k, v in t.state_dict().items())
-    p = nn.MultiheadAttention(64, 4).init(jax.random.key(1), jnp.float64)
+    p = jax.jit(lambda k: nn.MultiheadAttention(64, 4).init(k, jnp.float64))(jax.random.key(1))
     bound = np.sqrt(6 / (64 + 3 * 64))  # xavier_uniform on the packed (3E, E) weight
     w = np.asarray(p["in_proj_weight"])
     assert w.max() <= bound and w.max() > 0.95 * bound and abs(w.std() - bound / np.sqrt(3)) < 0.01
@@ -354,7 +313,8 @@ def test_mha_fully_masked_rows_as_torch():
     kpm[0] = True
     for need in (True, False):
         to, tw = tm(x, x, x, key_padding_mask=kpm, need_weights=need)
-        fo, fw = fm(params, _j(x), _j(x), _j(x), key_padding_mask=_j(kpm), need_weights=need)
+        fo, fw = jax.jit(lambda p, x, m, need=need: fm(p, x, x, x, key_padding_mask=m,
+                                                        need_weights=need))(params, _j(x), _j(kpm))
         np.testing.assert_allclose(np.asarray(fo), to.detach().numpy(), rtol=1e-10, atol=1e-12)
         assert np.isnan(np.asarray(fo)[0]).all() == need
         if need:
@@ -365,13 +325,13 @@ def test_mha_fully_masked_rows_as_torch():
 
 def test_mha_dropout_train_and_eval():
     m = nn.MultiheadAttention(8, 2, dropout=0.5, batch_first=True)
-    p = m.init(jax.random.key(0), jnp.float64)
+    p = jax.jit(lambda k: m.init(k, jnp.float64))(jax.random.key(0))
     x = jnp.asarray(_RNG.standard_normal((4, 32, 8)))
-    kw = dict(average_attn_weights=False)
-    (_, w_eval) = m(p, x, x, x, **kw)
-    (o1, w1) = m(p, x, x, x, train=True, key=jax.random.key(3), **kw)
-    (o2, w2) = m(p, x, x, x, train=True, key=jax.random.key(3), **kw)
-    (o3, _) = m(p, x, x, x, train=True, key=jax.random.key(4), **kw)
+    run = jax.jit(lambda key, train: m(p, x, x, x, average_attn_weights=False, train=train,
+                                       key=key), static_argnums=1)
+    (_, w_eval) = run(None, False)
+    (o1, w1), (o2, _) = run(jax.random.key(3), True), run(jax.random.key(3), True)
+    (o3, _) = run(jax.random.key(4), True)
     np.testing.assert_array_equal(o1, o2)
     assert not np.allclose(o1, o3)
     zero = np.asarray(w1) == 0
@@ -390,7 +350,7 @@ def test_mha_bad_input_messages():
         nn.MultiheadAttention(6, 4)
     tm = torch.nn.MultiheadAttention(4, 2)
     fm = nn.MultiheadAttention(4, 2)
-    p = fm.init(jax.random.key(0))
+    p = jax.eval_shape(fm.init, jax.random.key(0))
     q, k = torch.randn(3, 2, 4), torch.randn(5, 2, 4)
     cases = [
         ({"attn_mask": torch.ones(3, 4, dtype=torch.bool)},
@@ -410,19 +370,20 @@ def test_mha_bad_input_messages():
         with pytest.raises((RuntimeError, AssertionError, TypeError, ValueError), match=match):
             tm(q, k, k, **kw)
         exc = TypeError if "only bool" in match else ValueError
+        fkw = {n: _j(v) for n, v in kw.items()}
         with pytest.raises(exc, match=match):
-            fm(p, _j(q), _j(k), _j(k), **{n: _j(v) for n, v in kw.items()})
+            jax.eval_shape(lambda p, q, k, fkw=fkw: fm(p, q, k, k, **fkw), p, _j(q), _j(k))
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
-        fm(p, _j(q), _j(q), _j(q), is_causal=True)
+        jax.eval_shape(lambda p, q: fm(p, q, q, q, is_causal=True), p, _j(q))
 
 
 def test_mha_under_vmap_and_grad():
     fm = nn.MultiheadAttention(8, 2)
-    p = fm.init(jax.random.key(0), jnp.float64)
+    p = jax.jit(lambda k: fm.init(k, jnp.float64))(jax.random.key(0))
     x = jnp.asarray(_RNG.standard_normal((3, 4, 2, 8)))
-    f = jax.vmap(lambda a: fm(p, a, a, a)[0])
-    np.testing.assert_allclose(f(x)[1], fm(p, x[1], x[1], x[1])[0], rtol=1e-12)
-    g = jax.grad(lambda p: jnp.sum(jax.vmap(lambda a: fm(p, a, a, a)[0])(x) ** 2))(p)
+    f = jax.jit(jax.vmap(lambda a: fm(p, a, a, a)[0]))
+    np.testing.assert_allclose(f(x)[1], jax.jit(lambda a: fm(p, a, a, a)[0])(x[1]), rtol=1e-12)
+    g = jax.jit(jax.grad(lambda p: jnp.sum(jax.vmap(lambda a: fm(p, a, a, a)[0])(x) ** 2)))(p)
     assert all(np.isfinite(np.asarray(v)).all() and np.any(np.asarray(v) != 0)
                for v in jax.tree.leaves(g))
 

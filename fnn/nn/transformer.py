@@ -61,8 +61,8 @@ def _detect_is_causal(mask: Any, is_causal: bool | None, size: int) -> bool:
         return bool(is_causal)
     if mask is None or isinstance(mask, jax.core.Tracer) or tuple(mask.shape) != (size, size):
         return False
-    return bool(np.array_equal(np.asarray(mask), np.asarray(
-        generate_square_subsequent_mask(size, jnp.asarray(mask).dtype))))
+    causal = np.triu(np.full((size, size), -np.inf), k=1)
+    return bool(np.array_equal(np.asarray(mask), causal.astype(np.asarray(mask).dtype)))
 
 
 class _Layer(Module):
