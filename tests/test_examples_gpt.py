@@ -53,7 +53,7 @@ class TorchGPT(torch.nn.Module):
 
 
 def test_first_steps_match_torch():
-    vocab, block, d, h, n_layer, steps, warmup, lr = 20, 16, 32, 2, 2, 6, 2, 1e-2
+    vocab, block, d, h, n_layer, steps, warmup, lr = 20, 16, 32, 2, 2, 4, 2, 1e-2
     model = char_gpt.GPT(vocab, block, d, h, n_layer, 0.0)
     params = jax.jit(model.init)(jax.random.key(0))
     opt, sched = char_gpt.make_optimizer(lr, steps, warmup)
