@@ -96,6 +96,7 @@ def sdpa_path(query: jax.Array, key: jax.Array, value: jax.Array, attn_mask: Any
     ``"cudnn"`` (``jax.nn.dot_product_attention(implementation="cudnn")``, GPU, float16/bfloat16),
     ``"xla"`` (``jax.nn.dot_product_attention``'s XLA path, float32/16 on GPU) or
     ``"reference"`` (fnn's own softmax: CPU, float64, float masks, dropout, other layouts)."""
+    _check_p(dropout_p)
     if (dropout_p > 0.0 or query.ndim != 4 or key.shape != value.shape or key.ndim != 4
             or query.shape[0] != key.shape[0] or query.dtype == jnp.float64
             or (attn_mask is not None and attn_mask.dtype != jnp.bool_)
