@@ -169,7 +169,10 @@ def scaled_dot_product_attention(query: jax.Array, key: jax.Array, value: jax.Ar
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]
         key, value = jnp.repeat(key, groups, axis=-3), jnp.repeat(value, groups, axis=-3)
-    out, _ = _attend(query, key, value, bmask, bias, scale, True, dropout_p, dropout_key)
+    # only a user mask can empty a row (the causal triangle always keeps key 0): the plain
+    # softmax is enough otherwise
+    out, _ = _attend(query, key, value, bmask, bias, scale, attn_mask is not None, dropout_p,
+                     dropout_key)
     return out
 
 
