@@ -54,6 +54,11 @@ _TABLE = {
     "CosineEmbeddingLoss": ".loss", "MarginRankingLoss": ".loss",
     "TripletMarginLoss": ".loss", "TripletMarginWithDistanceLoss": ".loss",
     "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
+    # attention and Transformers (attention.py, transformer.py, RMSNorm in normalization.py)
+    "MultiheadAttention": ".attention", "RMSNorm": ".normalization",
+    "TransformerEncoderLayer": ".transformer", "TransformerDecoderLayer": ".transformer",
+    "TransformerEncoder": ".transformer", "TransformerDecoder": ".transformer",
+    "Transformer": ".transformer",
     # submodules
     "functional": ".functional", "init": ".init",
     # rnn.py (recurrent layers) and the nn.utils package
