@@ -54,6 +54,17 @@ _TABLE = {
     "CosineEmbeddingLoss": ".loss", "MarginRankingLoss": ".loss",
     "TripletMarginLoss": ".loss", "TripletMarginWithDistanceLoss": ".loss",
     "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
+    # issue 18, layers-b: normalisation, activations, dropout, distances, containers, lazy
+    "BatchNorm3d": ".normalization", "SyncBatchNorm": ".normalization",
+    "InstanceNorm1d": ".instancenorm", "InstanceNorm2d": ".instancenorm",
+    "InstanceNorm3d": ".instancenorm",
+    "LocalResponseNorm": ".lrn", "CrossMapLRN2d": ".lrn",
+    "GLU": ".activation", "Softmin": ".activation", "Softmax2d": ".activation",
+    "Hardshrink": ".activation", "Softshrink": ".activation", "Tanhshrink": ".activation",
+    "LogSigmoid": ".activation", "RReLU": ".activation",
+    "Dropout1d": ".dropout", "Dropout3d": ".dropout", "AlphaDropout": ".dropout",
+    "FeatureAlphaDropout": ".dropout",
+    "PairwiseDistance": ".distance", "CosineSimilarity": ".distance",
     # submodules
     "functional": ".functional", "init": ".init",
 }
