@@ -65,6 +65,12 @@ _TABLE = {
     "Dropout1d": ".dropout", "Dropout3d": ".dropout", "AlphaDropout": ".dropout",
     "FeatureAlphaDropout": ".dropout",
     "PairwiseDistance": ".distance", "CosineSimilarity": ".distance",
+    "ParameterList": ".container", "ParameterDict": ".container",
+    "LazyLinear": ".lazy", "LazyConv1d": ".lazy", "LazyConv2d": ".lazy", "LazyConv3d": ".lazy",
+    "LazyConvTranspose1d": ".lazy", "LazyConvTranspose2d": ".lazy",
+    "LazyConvTranspose3d": ".lazy", "LazyBatchNorm1d": ".lazy", "LazyBatchNorm2d": ".lazy",
+    "LazyBatchNorm3d": ".lazy", "LazyInstanceNorm1d": ".lazy", "LazyInstanceNorm2d": ".lazy",
+    "LazyInstanceNorm3d": ".lazy",
     # submodules
     "functional": ".functional", "init": ".init",
 }

@@ -44,7 +44,8 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *, bias: bool = True):
-        if not isinstance(num_features, int) or num_features < 1:
+        if not isinstance(num_features, int) or num_features < (0 if affine is False and
+                                                                 not track_running_stats else 1):
             raise ValueError(f"{type(self).__name__}: num_features must be a positive int, "
                              f"got {num_features!r}")
         name = type(self).__name__
