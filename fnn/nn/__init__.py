@@ -65,6 +65,7 @@ _TABLE = {
     "Dropout1d": ".dropout", "Dropout3d": ".dropout", "AlphaDropout": ".dropout",
     "FeatureAlphaDropout": ".dropout",
     "PairwiseDistance": ".distance", "CosineSimilarity": ".distance",
+    "EmbeddingBag": ".sparse",
     "ParameterList": ".container", "ParameterDict": ".container",
     "LazyLinear": ".lazy", "LazyConv1d": ".lazy", "LazyConv2d": ".lazy", "LazyConv3d": ".lazy",
     "LazyConvTranspose1d": ".lazy", "LazyConvTranspose2d": ".lazy",

@@ -37,6 +37,7 @@ _OPS["._functional.dropout"] += ["dropout1d", "dropout3d", "alpha_dropout",
 _OPS["._functional.distance"] = ["pdist", "normalize"]
 _OPS["._functional.instancenorm"] = ["instance_norm"]
 _OPS["._functional.lrn"] = ["local_response_norm"]
+_OPS["._functional.embedding"] += ["embedding_bag"]
 # end layers-b
 _TABLE = {name: mod for mod, names in _OPS.items() for name in names}
 __getattr__, __dir__ = lazy_getattr(__name__, _TABLE)
