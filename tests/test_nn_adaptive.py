@@ -129,3 +129,28 @@ def test_linear_cross_entropy_errors():
         nn.LinearCrossEntropyLoss(4, 5, weight=np.ones(4))
     with pytest.raises(ValueError, match=r"expected label_smoothing to be in range \[0, 1\]"):
         nn.LinearCrossEntropyLoss(4, 5, label_smoothing=1.5)
+
+
+@pytest.mark.parametrize("case", ["3d3d", "2d3d", "2d2d", "3d2d"])
+def test_grouped_mm(case):
+    """torch's CPU kernel needs float32 and 16-byte-aligned strides (sizes multiple of 4)."""
+    g, m, k, n = 3, 4, 8, 8
+    shapes = {"3d3d": ((g, m, k), (g, k, n)), "2d3d": ((8, k), (g, k, n)),
+              "2d2d": ((m, 8), (8, n)), "3d2d": ((g, m, k), (k, 8))}[case]
+    a, b = (RNG.standard_normal(s).astype(np.float32) for s in shapes)
+    offs = None if case == "3d3d" else np.array([2, 5, 7], np.int32)
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    want = torch.nn.functional.grouped_mm(ta, tb, offs=None if offs is None else torch.tensor(offs))
+    got = jax.jit(lambda a, b: F.grouped_mm(a, b, offs=offs))(a, b)
+    want = want.detach().numpy()
+    if case == "2d3d":   # rows past offs[-1]: torch leaves them uninitialized, fnn gives zeros
+        want, got = want[:7], got[:7]
+        np.testing.assert_array_equal(F.grouped_mm(a, b, offs=offs)[7], 0.0)
+    if case == "3d2d":   # columns past offs[-1], likewise
+        want, got = want[:, :7], got[:, :7]
+        np.testing.assert_array_equal(F.grouped_mm(a, b, offs=offs)[:, 7], 0.0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    ga = jax.grad(lambda a: jnp.sum(F.grouped_mm(a, b, offs=offs)))(a.astype(np.float64))
+    assert np.isfinite(ga).all() and np.abs(ga).sum() > 0
+    with pytest.raises(ValueError, match="Bias not supported yet"):
+        F.grouped_mm(a, b, offs=offs, bias=jnp.ones(n))

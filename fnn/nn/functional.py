@@ -39,6 +39,7 @@ _OPS["._functional.instancenorm"] = ["instance_norm"]
 _OPS["._functional.lrn"] = ["local_response_norm"]
 _OPS["._functional.embedding"] += ["embedding_bag"]
 _OPS["._functional.linear_cross_entropy"] = ["linear_cross_entropy"]
+_OPS["._functional.grouped_mm"] = ["grouped_mm"]
 # end layers-b
 _TABLE = {name: mod for mod, names in _OPS.items() for name in names}
 __getattr__, __dir__ = lazy_getattr(__name__, _TABLE)
