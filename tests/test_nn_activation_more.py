@@ -115,7 +115,7 @@ def test_pdist_and_distance_modules():
         want = torch.nn.functional.pdist(tx, p)
         (want * torch.tensor(cot)).sum().backward()
         np.testing.assert_allclose(fn(x, p), want.detach().numpy(), rtol=1e-10, atol=1e-12)
-        g = jax.grad(lambda a: jnp.sum(fn(a, p) * cot))(x)
+        g = jax.grad(lambda a, p=p: jnp.sum(fn(a, p) * cot))(x)
         np.testing.assert_allclose(g, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="pdist only supports 2D tensors, got: 3D"):
         F.pdist(jnp.ones((2, 3, 4)))

@@ -270,10 +270,15 @@ class GLU(_Activation):
         self.dim = dim
 
 
-class Softmin(Softmax):
+class Softmin(_Activation):
     """``torch.nn.Softmin(dim=None)``: :func:`fnn.nn.functional.softmin` along ``dim``."""
 
     _fn = A.softmin
+    _fields = ("dim",)
+
+    def __init__(self, dim: int | None = None) -> None:
+        _check.integer("Softmin", "dim", dim, allow_none=True)
+        self.dim = dim
 
 
 class Softmax2d(_NoArgActivation):

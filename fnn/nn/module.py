@@ -44,7 +44,7 @@ import contextvars
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -169,7 +169,7 @@ class Module:
         def run(*xs: Any) -> Any:
             token = _CONTEXT.set(ctx)
             try:
-                return self.forward(_InferParams(self, dtype), *xs)
+                return self.forward(cast(Params, _InferParams(self, dtype)), *xs)
             finally:
                 _CONTEXT.reset(token)
 
@@ -221,7 +221,7 @@ class Module:
         ctx = _CONTEXT.get()
         if ctx is not None:
             if ctx.infer_dtype is not None:  # init's shape pass: stand-in parameters
-                params = _InferParams(self, ctx.infer_dtype)
+                params = cast(Params, _InferParams(self, ctx.infer_dtype))
             return self.forward(params, *args, **kwargs)
         out, _ = self.apply(params, *args, **kwargs)
         return out
@@ -328,7 +328,8 @@ class _InferParams(Mapping):
     name, stand-ins for its children."""
 
     def __init__(self, module: Module, dtype: Any):
-        self._module, self._dtype, self._own = module, dtype, None
+        self._module, self._dtype = module, dtype
+        self._own: Params | None = None
 
     def _own_params(self) -> Params:
         if self._own is None:

@@ -157,11 +157,10 @@ class SyncBatchNorm(_BatchNorm):
         ``BatchNorm*d`` (itself or a submodule) replaced by a :class:`SyncBatchNorm` of the
         same settings. Parameter and buffer names do not change, so existing ``params`` and
         buffers keep working. Submodules are replaced in place, as torch does."""
+        out: Module = module
         if isinstance(module, _BatchNorm) and module._is_batch_norm:
             out = cls(module.num_features, module.eps, module.momentum, module.affine,
                       module.track_running_stats, process_group, bias=module.use_bias)
-        else:
-            out = module
         for name, child in list(module.named_children()):
             setattr(out, name, cls.convert_sync_batchnorm(child, process_group))
         return out

@@ -45,7 +45,7 @@ class Embedding(Module):
 
 
 # ---------------------------------------------------------------------- issue 18 (layers-b)
-class EmbeddingBag(Module):
+class EmbeddingBag(Embedding):
     r"""``torch.nn.EmbeddingBag(num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
     scale_grad_by_freq=False, mode='mean', sparse=False, _weight=None,
     include_last_offset=False, padding_idx=None)``: sums, means or maxima of bags of
@@ -58,7 +58,7 @@ class EmbeddingBag(Module):
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
                  sparse: bool = False, _weight: Any = None, include_last_offset: bool = False,
                  padding_idx: int | None = None):
-        Embedding.__init__(self, num_embeddings, embedding_dim, padding_idx)
+        super().__init__(num_embeddings, embedding_dim, padding_idx)
         if mode not in ("sum", "mean", "max"):
             raise ValueError("mode has to be one of sum, mean or max")
         if max_norm is not None or scale_grad_by_freq:
@@ -71,7 +71,7 @@ class EmbeddingBag(Module):
     def init_params(self, key, dtype):
         if self._fnn_weight is not None:
             return {"weight": jnp.asarray(self._fnn_weight, dtype)}
-        return Embedding.init_params(self, key, dtype)
+        return super().init_params(key, dtype)
 
     def forward(self, params, input, offsets=None, per_sample_weights=None):
         return embedding_bag(input, params["weight"], offsets, mode=self.mode,

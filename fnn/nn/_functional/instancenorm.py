@@ -48,7 +48,8 @@ def instance_norm(input: jax.Array, running_mean: jax.Array | None = None,
     out, mean, var = batch_norm(flat, _tile(running_mean, n), _tile(running_var, n),
                                 _tile(weight, n), _tile(bias, n), use_input_stats, momentum, eps)
     out = out.reshape(input.shape)
-    if running_mean is None or running_var is None or not use_input_stats:
+    if running_mean is None or running_var is None or mean is None or var is None \
+            or not use_input_stats:
         return out, running_mean, running_var
     new_mean = jnp.mean(mean.reshape(n, c), axis=0).astype(running_mean.dtype)
     new_var = jnp.mean(var.reshape(n, c), axis=0).astype(running_var.dtype)

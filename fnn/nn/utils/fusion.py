@@ -37,8 +37,7 @@ def fuse_conv_bn_weights(conv_w: jax.Array, conv_b: jax.Array | None, bn_rm: jax
     bn_w = jnp.ones_like(bn_rm) if bn_w is None else bn_w
     bn_b = jnp.zeros_like(bn_rm) if bn_b is None else bn_b
     rsqrt = jax.lax.rsqrt(bn_rv + bn_eps)
-    shape = (1, -1) if transpose else (-1, 1)
-    shape = shape + (1,) * (conv_w.ndim - 2)
+    shape: tuple[int, ...] = ((1, -1) if transpose else (-1, 1)) + (1,) * (conv_w.ndim - 2)
     w = (conv_w * (bn_w * rsqrt).reshape(shape)).astype(w_dtype)
     b = ((conv_b - bn_rm) * rsqrt * bn_w + bn_b).astype(b_dtype)
     return w, b
@@ -58,13 +57,13 @@ def fuse_linear_bn_weights(linear_w: jax.Array, linear_b: jax.Array | None, bn_r
     return w, ((linear_b - bn_rm) * scale + bn_b).astype(b_dtype)
 
 
-def _bn_stats(bn: Module, bn_buffers: Mapping[str, Any]) -> tuple[jax.Array, jax.Array]:
+def _bn_stats(bn: Any, bn_buffers: Mapping[str, Any]) -> tuple[jax.Array, jax.Array]:
     if "running_mean" not in bn_buffers or "running_var" not in bn_buffers:
         raise ValueError("bn.running_mean and bn.running_var must not be None")
     return bn_buffers["running_mean"], bn_buffers["running_var"]
 
 
-def fuse_conv_bn_eval(conv: Module, conv_params: Mapping[str, Any], bn: Module,
+def fuse_conv_bn_eval(conv: Any, conv_params: Mapping[str, Any], bn: Any,
                       bn_params: Mapping[str, Any], bn_buffers: Mapping[str, Any],
                       transpose: bool = False) -> tuple[Module, dict[str, jax.Array]]:
     """``torch.nn.utils.fuse_conv_bn_eval``: a copy of ``conv`` (with a bias) and its
@@ -78,7 +77,7 @@ def fuse_conv_bn_eval(conv: Module, conv_params: Mapping[str, Any], bn: Module,
     return fused, {"weight": w, "bias": b}
 
 
-def fuse_linear_bn_eval(linear: Module, linear_params: Mapping[str, Any], bn: Module,
+def fuse_linear_bn_eval(linear: Any, linear_params: Mapping[str, Any], bn: Any,
                         bn_params: Mapping[str, Any], bn_buffers: Mapping[str, Any]
                         ) -> tuple[Module, dict[str, jax.Array]]:
     """``torch.nn.utils.fuse_linear_bn_eval``: a copy of ``linear`` (with a bias) and its

@@ -144,7 +144,7 @@ def _parametrized_class(cls: type) -> type:
     return _CLASSES[cls]
 
 
-def _register(module: Module, name: str, par: Any) -> Module:
+def _register(module: Any, name: str, par: Any) -> Module:
     shapes = jax.eval_shape(lambda: module.init_params(jax.random.key(0), jnp.float32))
     if name not in shapes:
         raise ValueError(f"Module '{module!r}' does not have a parameter, a buffer, or a "
