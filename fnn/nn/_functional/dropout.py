@@ -13,6 +13,10 @@ __all__ = ["dropout", "dropout2d", "dropout1d", "dropout3d", "alpha_dropout",
            "feature_alpha_dropout"]
 
 
+# SELU's -lambda * alpha: the value a dropped SELU unit saturates to (torch's alpha)
+_ALPHA_PRIME = 1.7580993408473766
+
+
 def _check_p(p: float) -> None:
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"dropout probability has to be a number between 0 and 1, but got "
@@ -22,9 +26,13 @@ def _check_p(p: float) -> None:
 
 
 def _masked(input: jax.Array, p: float, key: jax.Array | None, mask_shape: tuple[int, ...],
-            who: str) -> jax.Array:
+            who: str, alpha: bool = False) -> jax.Array:
     """``input * (mask / (1 - p))`` with ``mask ~ Bernoulli(1 - p)`` of ``mask_shape`` (broadcast),
-    torch's ``_dropout`` formula; ``p = 1`` gives zeros, ``p = 0`` the input unchanged."""
+    torch's ``_dropout`` formula; ``p = 1`` gives zeros, ``p = 0`` the input unchanged.
+
+    ``alpha``: torch's ``_dropout_impl`` with ``alpha_dropout=True`` instead,
+    ``a * (x * keep + alpha'(keep - 1)) + alpha' a p``, which keeps zero mean and unit
+    variance for SELU activations."""
     if p == 0.0:
         return input
     if p == 1.0:
@@ -32,8 +40,11 @@ def _masked(input: jax.Array, p: float, key: jax.Array | None, mask_shape: tuple
     if key is None:
         raise ValueError(f"{who} in training mode needs a PRNG key: pass key=jax.random.key(...) "
                          "(or training=False)")
-    keep = jax.random.bernoulli(key, 1.0 - p, mask_shape)
-    return input * (keep.astype(input.dtype) / (1.0 - p))
+    keep = jax.random.bernoulli(key, 1.0 - p, mask_shape).astype(input.dtype)
+    if not alpha:
+        return input * (keep / (1.0 - p))
+    a = 1.0 / math.sqrt((_ALPHA_PRIME ** 2 * p + 1) * (1 - p))
+    return input * (keep * a) + ((keep - 1) * (_ALPHA_PRIME * a) + _ALPHA_PRIME * a * p)
 
 
 def dropout(input: jax.Array, p: float = 0.5, training: bool = True, inplace: bool = False, *,
@@ -116,25 +127,11 @@ def dropout3d(input: jax.Array, p: float = 0.5, training: bool = True, inplace: 
     return _feature_dropout(input, p, True, key, "dropout3d", 5)
 
 
-# SELU's -lambda * alpha: the value a dropped SELU unit saturates to (torch's alpha)
-_ALPHA_PRIME = 1.7580993408473766
-
-
 def _alpha(input: jax.Array, p: float, training: bool, key: jax.Array | None,
            mask_shape: tuple[int, ...], who: str) -> jax.Array:
-    """torch's ``_dropout_impl`` with ``alpha_dropout=True``: ``a * (x * keep + alpha'(keep - 1)
-    ) + alpha' a p``, which keeps zero mean and unit variance for SELU activations."""
-    if p == 0.0 or not training or input.size == 0:
+    if not training or input.size == 0:
         return input
-    if p == 1.0:
-        return input * jnp.zeros((), input.dtype)
-    if key is None:
-        raise ValueError(f"{who} in training mode needs a PRNG key: pass key=jax.random.key(...) "
-                         "(or training=False)")
-    keep = jax.random.bernoulli(key, 1.0 - p, mask_shape).astype(input.dtype)
-    a = 1.0 / math.sqrt((_ALPHA_PRIME ** 2 * p + 1) * (1 - p))
-    b = (keep - 1) * (_ALPHA_PRIME * a) + _ALPHA_PRIME * a * p
-    return input * (keep * a) + b
+    return _masked(input, p, key, mask_shape, who, alpha=True)
 
 
 def alpha_dropout(input: jax.Array, p: float = 0.5, training: bool = False,
