@@ -77,6 +77,9 @@ def test_lazy_init_distribution_and_nesting():
     check_uniform(params["head"]["weight"], 1 / math.sqrt(64))   # torch's Linear init
     y, buffers = net.apply(params, x, buffers=net.init_buffers(), train=True)
     assert y.shape == (2, 300) and int(buffers["body"]["1"]["num_batches_tracked"]) == 1
+    # an example input is harmless for a model without lazy layers
+    fc = nn.Linear(3, 2)
+    np.testing.assert_array_equal(fc.init(KEY, jnp.ones((1, 3)))["weight"], fc.init(KEY)["weight"])
     # init is repeatable once materialized, and the old positional dtype still works
     p64 = net.init(KEY, jnp.float64)
     assert p64["head"]["weight"].dtype == jnp.float64

@@ -18,7 +18,9 @@ and submodules, never arrays. Parameters live in a nested ``dict`` created by
     y = net(params, x)
 
 The flattened dotted names of ``params`` are exactly the keys of the equivalent torch
-module's ``state_dict()`` (``"fc1.weight"``), in the same order.
+module's ``state_dict()`` (``"fc1.weight"``), in the same order. Models with lazy layers
+(``nn.LazyLinear(10)``, ...) take an example input: ``model.init(key, x)`` infers their
+sizes from its shape.
 
 Buffers, randomness and train/eval mode
 ---------------------------------------
@@ -144,7 +146,7 @@ class Module:
         if len(example) == 1 and _is_dtype(example[0]):
             dtype, example = example[0], ()
         dtype = jnp.float32 if dtype is None else dtype
-        if example:
+        if example and any(m._fnn_lazy for m in self.modules()):
             self._infer_shapes(example, dtype)
         lazy = [name or type(m).__name__ for name, m in self.named_modules() if m._fnn_lazy]
         if lazy:
