@@ -45,15 +45,6 @@ _TABLE = {
     "LayerNorm": ".normalization", "GroupNorm": ".normalization",
     # sparse.py
     "Embedding": ".sparse",
-    # loss.py (the constructor forms of fnn.losses)
-    "L1Loss": ".loss", "MSELoss": ".loss", "CrossEntropyLoss": ".loss", "NLLLoss": ".loss",
-    "BCELoss": ".loss", "BCEWithLogitsLoss": ".loss", "KLDivLoss": ".loss",
-    "HuberLoss": ".loss", "SmoothL1Loss": ".loss", "SoftMarginLoss": ".loss",
-    "MultiLabelSoftMarginLoss": ".loss", "MultiMarginLoss": ".loss",
-    "MultiLabelMarginLoss": ".loss", "HingeEmbeddingLoss": ".loss",
-    "CosineEmbeddingLoss": ".loss", "MarginRankingLoss": ".loss",
-    "TripletMarginLoss": ".loss", "TripletMarginWithDistanceLoss": ".loss",
-    "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
     # issue 18, layers-b: normalisation, activations, dropout, distances, containers, lazy
     "BatchNorm3d": ".normalization", "SyncBatchNorm": ".normalization",
     "InstanceNorm1d": ".instancenorm", "InstanceNorm2d": ".instancenorm",
@@ -73,6 +64,15 @@ _TABLE = {
     "LazyConvTranspose3d": ".lazy", "LazyBatchNorm1d": ".lazy", "LazyBatchNorm2d": ".lazy",
     "LazyBatchNorm3d": ".lazy", "LazyInstanceNorm1d": ".lazy", "LazyInstanceNorm2d": ".lazy",
     "LazyInstanceNorm3d": ".lazy",
+    # loss.py (the constructor forms of fnn.losses)
+    "L1Loss": ".loss", "MSELoss": ".loss", "CrossEntropyLoss": ".loss", "NLLLoss": ".loss",
+    "BCELoss": ".loss", "BCEWithLogitsLoss": ".loss", "KLDivLoss": ".loss",
+    "HuberLoss": ".loss", "SmoothL1Loss": ".loss", "SoftMarginLoss": ".loss",
+    "MultiLabelSoftMarginLoss": ".loss", "MultiMarginLoss": ".loss",
+    "MultiLabelMarginLoss": ".loss", "HingeEmbeddingLoss": ".loss",
+    "CosineEmbeddingLoss": ".loss", "MarginRankingLoss": ".loss",
+    "TripletMarginLoss": ".loss", "TripletMarginWithDistanceLoss": ".loss",
+    "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
     # submodules
     "functional": ".functional", "init": ".init",
 }

@@ -23,8 +23,7 @@ from .. import _check
 from ._functional.normalization import batch_norm, group_norm, layer_norm
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm",
-           "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 
 def _affine_params(shape: tuple[int, ...], dtype: Any, weight: bool, bias: bool) -> dict:
@@ -164,6 +163,9 @@ class SyncBatchNorm(_BatchNorm):
         for name, child in list(module.named_children()):
             setattr(out, name, cls.convert_sync_batchnorm(child, process_group))
         return out
+
+
+__all__ += ["BatchNorm3d", "SyncBatchNorm"]
 
 
 class LayerNorm(Module):
