@@ -326,7 +326,8 @@ def rrelu(input: jax.Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
     _check.number("rrelu", "lower", lower)
     _check.number("rrelu", "upper", upper)
     input = _input("rrelu", input)
-    if lower > upper:
+    if not isinstance(lower, jax.core.Tracer) and not isinstance(upper, jax.core.Tracer) \
+            and lower > upper:
         raise ValueError("Lower bound should be less than or equal to the upper bound")
     if not training:
         return leaky_relu(input, (lower + upper) / 2)
