@@ -169,3 +169,24 @@ def test_fuse_linear_bn_and_functional_call():
                                want.detach().numpy(), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="Missing key"):
         stateless.functional_call(model, params, (x,), strict=True)
+
+
+def test_spectral_norm_init_buffers_warm_up_like_torch():
+    """torch's registration runs 15 power iterations: init_buffers(params=...) does too, so
+    sigma (u^T W v, sign-free) matches torch's right after initialisation."""
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU())
+    parametrizations.spectral_norm(model[0])
+    params = model.init(jax.random.key(0), dtype=jnp.float64)
+    w = np.asarray(params["0"]["parametrizations"]["weight"]["original"])
+    b = _tree.flatten(model.init_buffers(jnp.float64, params=params))
+    cold = _tree.flatten(model.init_buffers(jnp.float64))
+    t = torch.nn.Linear(6, 5).double()
+    with torch.no_grad():
+        t.weight.copy_(torch.tensor(w))
+    t = TP.spectral_norm(t)
+    sigma = float(b["0.parametrizations.weight.0._u"] @ w @ b["0.parametrizations.weight.0._v"])
+    tu, tv = t.parametrizations.weight[0]._u, t.parametrizations.weight[0]._v
+    np.testing.assert_allclose(sigma, float(tu @ torch.tensor(w) @ tv), rtol=1e-4)
+    np.testing.assert_allclose(sigma, np.linalg.norm(w, 2), rtol=1e-3)
+    assert not np.allclose(cold["0.parametrizations.weight.0._u"],
+                           b["0.parametrizations.weight.0._u"])

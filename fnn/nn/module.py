@@ -177,11 +177,15 @@ class Module:
 
         jax.eval_shape(run, *example)
 
-    def init_buffers(self, dtype: Any = jnp.float32) -> Params:
-        """Create the buffer dict (running statistics, ...); ``{}`` for buffer-free models."""
+    def init_buffers(self, dtype: Any = jnp.float32, params: Mapping | None = None) -> Params:
+        """Create the buffer dict (running statistics, ...); ``{}`` for buffer-free models.
+
+        ``params`` (optional): the parameters the buffers go with, for the few buffers that
+        torch initialises from the weights (spectral norm's power-iteration vectors).
+        """
         out: Params = dict(self.init_own_buffers(dtype))
         for name, child in self.named_children():
-            b = child.init_buffers(dtype)
+            b = child.init_buffers(dtype, None if params is None else params.get(name, {}))
             if b:
                 out[name] = b
         return out

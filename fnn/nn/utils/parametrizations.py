@@ -8,7 +8,8 @@ and the layer computes ``name`` from them on every call::
     fc.init(key)       # {"bias", "parametrizations": {"weight": {"original0": g, "original1": v}}}
 
     sn = spectral_norm(nn.Linear(20, 40))
-    params, buffers = sn.init(key), sn.init_buffers()   # buffers: parametrizations.weight.0._u/_v
+    params = sn.init(key)
+    buffers = sn.init_buffers(params=params)     # parametrizations.weight.0._u/_v, warmed up
     y, buffers = sn.apply(params, x, buffers=buffers, train=True)   # one power iteration
 
 Flattened names are torch's ``state_dict`` keys (``parametrizations.weight.original0``,
@@ -84,6 +85,15 @@ class _SpectralNorm:
         return {"0": {"_u": _normalize(jax.random.normal(ku, (h,), dtype), self.eps),
                       "_v": _normalize(jax.random.normal(kv, (w,), dtype), self.eps)}}
 
+    def warm_up(self, orig: dict, buffers: dict) -> dict:
+        """torch's registration: 15 power iterations on the initial weight."""
+        mat = self._matrix(orig["original"])
+        u, v = buffers["0"]["_u"], buffers["0"]["_v"]
+        for _ in range(15):
+            u = _normalize(mat @ v, self.eps)
+            v = _normalize(mat.T @ u, self.eps)
+        return {"0": {"_u": u, "_v": v}}
+
     def weight(self, orig: dict, buffers: dict, training: bool) -> tuple[jax.Array, dict]:
         w = orig["original"]
         if w.ndim <= 1:
@@ -121,6 +131,15 @@ def _parametrized_class(cls: type) -> type:
                     b.setdefault("parametrizations", {})[name] = own
             return b
 
+        def init_buffers(self, dtype=jnp.float32, params=None):
+            b = cls.init_buffers(self, dtype, params)
+            if params is not None:
+                own = b.get("parametrizations", {})
+                for name in own:
+                    par = self._fnn_parametrizations[name]
+                    own[name] = par.warm_up(params["parametrizations"][name], own[name])
+            return b
+
         def forward(self, params, *args, **kwargs):
             p = dict(params)
             orig = p.pop("parametrizations")
@@ -138,7 +157,8 @@ def _parametrized_class(cls: type) -> type:
 
         _CLASSES[cls] = type(f"Parametrized{cls.__name__}", (cls,), {
             "_fnn_parametrized": True, "init_params": init_params,
-            "init_own_buffers": init_own_buffers, "forward": forward,
+            "init_own_buffers": init_own_buffers, "init_buffers": init_buffers,
+            "forward": forward,
             "__doc__": f"{cls.__name__} with parametrized tensors (see fnn.nn.utils."
                        "parametrizations)."})
     return _CLASSES[cls]
@@ -182,10 +202,10 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     In training mode each call runs ``n_power_iterations`` steps (``u = normalize(W v)``,
     ``v = normalize(W^T u)``, without gradient) and returns the updated buffers, exactly as
     torch; eval mode uses them as they are. A 1-D ``name`` is simply normalized, without
-    buffers. Unlike torch, whose registration draws ``u``, ``v`` from the global generator and
-    runs 15 power iterations on the initial weight, ``init_buffers`` gives fixed normalized
-    Gaussian vectors (buffers cannot depend on the parameters in fnn): run a few training
-    steps, or load torch's buffers, before relying on ``sigma`` in eval mode.
+    buffers. torch's registration draws ``u``, ``v`` from its global generator and runs 15
+    power iterations on the initial weight: ``model.init_buffers(params=params)`` does the
+    same from fixed normalized Gaussian vectors (``init_buffers()`` without ``params`` skips
+    the 15 iterations, as the weight is not known there).
     """
     if n_power_iterations <= 0:
         raise ValueError("Expected n_power_iterations to be positive, but got "
