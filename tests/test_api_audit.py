@@ -769,6 +769,82 @@ ATTENTION = [
     Case("F.rms_norm", lambda: F.rms_norm(v, (4,)), "normalized_shape"),
 ]
 
+
+# issue 18, layers-b: normalisation, activations, dropout, distances, embeddings, containers, lazy
+LAYERS += [
+    Case("nn.BatchNorm3d", lambda: nn.BatchNorm3d(3)(_z(nn.BatchNorm3d(3)), x2), "5D"),
+    Case("nn.SyncBatchNorm", lambda: nn.SyncBatchNorm(0), "num_features"),
+    Case("nn.InstanceNorm1d", lambda: nn.InstanceNorm1d(3)({}, x2), "2D or 3D"),
+    Case("nn.InstanceNorm2d", lambda: nn.InstanceNorm2d(3)({}, v), "3D or 4D"),
+    Case("nn.InstanceNorm3d", lambda: nn.InstanceNorm3d(3, eps=-1), "eps"),
+    Case("nn.LocalResponseNorm", lambda: nn.LocalResponseNorm(0), "size"),
+    Case("nn.LocalResponseNorm", lambda: nn.LocalResponseNorm(2)({}, v), "3D or higher"),
+    Case("nn.CrossMapLRN2d", lambda: nn.CrossMapLRN2d(3)({}, x1), "4D"),
+    Case("nn.GLU", lambda: nn.GLU("1"), "dim"),
+    Case("nn.GLU", lambda: nn.GLU(1)({}, v), "even"),
+    Case("nn.Softmin", lambda: nn.Softmin("1"), "dim"),
+    Case("nn.Softmax2d", lambda: nn.Softmax2d()({}, v), "3D or 4D"),
+    Case("nn.Hardshrink", lambda: nn.Hardshrink("a"), "lambd"),
+    Case("nn.Softshrink", lambda: nn.Softshrink(-1.0)({}, v), "lambda"),
+    Case("nn.Tanhshrink", lambda: nn.Tanhshrink()({}, "x"), "array|str"),
+    Case("nn.LogSigmoid", lambda: nn.LogSigmoid()({}, "x"), "array|str"),
+    Case("nn.RReLU", lambda: nn.RReLU("a"), "lower"),
+    Case("nn.RReLU", lambda: nn.RReLU(0.5, 0.1)({}, v), "Lower bound"),
+    Case("nn.Dropout1d", lambda: nn.Dropout1d(1.5), "probability"),
+    Case("nn.Dropout3d", lambda: nn.Dropout3d(-0.1), "probability"),
+    Case("nn.AlphaDropout", lambda: nn.AlphaDropout(2), "probability"),
+    Case("nn.FeatureAlphaDropout", lambda: nn.FeatureAlphaDropout(-1), "probability"),
+    Case("nn.PairwiseDistance", lambda: nn.PairwiseDistance("2"), "p"),
+    Case("nn.CosineSimilarity", lambda: nn.CosineSimilarity(1.5), "dim"),
+    Case("nn.EmbeddingBag", lambda: nn.EmbeddingBag(4, 3, mode="median"), "mode"),
+    Case("nn.EmbeddingBag", lambda: nn.EmbeddingBag(4, 3)(_z(nn.EmbeddingBag(4, 3)),
+                                                          jnp.asarray([1, 2])), "offsets"),
+    Case("nn.AdaptiveLogSoftmaxWithLoss", lambda: nn.AdaptiveLogSoftmaxWithLoss(8, 10, []),
+         "cutoffs"),
+    Case("nn.LinearCrossEntropyLoss", lambda: nn.LinearCrossEntropyLoss(4, 5,
+                                                                        label_smoothing=2.0),
+         "label_smoothing"),
+    Case("nn.ParameterList", lambda: nn.ParameterList([nn.Linear(2, 2)]), "modules"),
+    Case("nn.ParameterDict", lambda: nn.ParameterDict({1: jnp.ones(2)}), "strings"),
+    *[Case(f"nn.{name}", (lambda m=m: m.init(KEY)), "example input|init\\(key")
+      for name, m in (("LazyLinear", nn.LazyLinear(3)), ("LazyConv1d", nn.LazyConv1d(3, 1)),
+                      ("LazyConv2d", nn.LazyConv2d(3, 1)), ("LazyConv3d", nn.LazyConv3d(3, 1)),
+                      ("LazyConvTranspose1d", nn.LazyConvTranspose1d(3, 1)),
+                      ("LazyConvTranspose2d", nn.LazyConvTranspose2d(3, 1)),
+                      ("LazyConvTranspose3d", nn.LazyConvTranspose3d(3, 1)),
+                      ("LazyBatchNorm1d", nn.LazyBatchNorm1d()),
+                      ("LazyBatchNorm2d", nn.LazyBatchNorm2d()),
+                      ("LazyBatchNorm3d", nn.LazyBatchNorm3d()),
+                      ("LazyInstanceNorm1d", nn.LazyInstanceNorm1d()),
+                      ("LazyInstanceNorm2d", nn.LazyInstanceNorm2d()),
+                      ("LazyInstanceNorm3d", nn.LazyInstanceNorm3d()))],
+]
+FUNCTIONAL += [
+    Case("F.glu", lambda: F.glu(v, 1), "even"),
+    Case("F.softmin", lambda: F.softmin(v, dim=2), "dim"),
+    Case("F.hardshrink", lambda: F.hardshrink(v, "a"), "lambd"),
+    Case("F.softshrink", lambda: F.softshrink(v, -0.5), "lambda"),
+    Case("F.tanhshrink", lambda: F.tanhshrink("x"), "array|str"),
+    Case("F.rrelu", lambda: F.rrelu(v, 0.5, 0.1), "Lower bound"),
+    Case("F.gumbel_softmax", lambda: F.gumbel_softmax(v, dim=3, key=KEY), "Dimension",
+         (IndexError,)),
+    Case("F.dropout1d", lambda: F.dropout1d(x2, 0.5, key=KEY), "2D or 3D"),
+    Case("F.dropout3d", lambda: F.dropout3d(x3, 1.5, key=KEY), "probability"),
+    Case("F.alpha_dropout", lambda: F.alpha_dropout(v, -0.5), "probability"),
+    Case("F.feature_alpha_dropout", lambda: F.feature_alpha_dropout(jnp.ones(3), 0.5, True),
+         "at least 2 dimensions"),
+    Case("F.pdist", lambda: F.pdist(x1), "2D"),
+    Case("F.normalize", lambda: F.normalize(v, dim=2), "Dimension out of range", (IndexError,)),
+    Case("F.instance_norm", lambda: F.instance_norm(jnp.ones((2, 3, 1))), "spatial element"),
+    Case("F.local_response_norm", lambda: F.local_response_norm(v, 2), "3D or higher"),
+    Case("F.embedding_bag", lambda: F.embedding_bag(jnp.asarray([1, 2]), v), "offsets"),
+    Case("F.linear_cross_entropy", lambda: F.linear_cross_entropy(x1, v, jnp.zeros(2, int)),
+         "dimensionality"),
+    Case("F.grouped_mm", lambda: F.grouped_mm(v, v), "contraction"),
+]
+# end layers-b
+
+
 CASES = (LAYERS + LOSS_MODULES + LOSSES + FUNCTIONAL + INIT + OPTIM + SCHED + DATA + TRAIN
          + TESTFNS + ATTENTION)
 

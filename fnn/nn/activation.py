@@ -18,7 +18,8 @@ from .module import Module
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
            "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign",
-           "Softmax", "LogSoftmax", "Threshold"]
+           "Softmax", "LogSoftmax", "Threshold", "Tanhshrink", "LogSigmoid", "GLU", "Softmin",
+           "Softmax2d", "Hardshrink", "Softshrink", "RReLU"]
 
 
 class _Activation(Module):
@@ -238,3 +239,98 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+# ---------------------------------------------------------------------- issue 18 (layers-b)
+class _NoArgActivation(_Activation):
+    def __init__(self) -> None:
+        pass
+
+
+class Tanhshrink(_NoArgActivation):
+    """``torch.nn.Tanhshrink()``: :func:`fnn.nn.functional.tanhshrink`, :math:`x - \\tanh x`."""
+
+    _fn = A.tanhshrink
+
+
+class LogSigmoid(_NoArgActivation):
+    """``torch.nn.LogSigmoid()``: :func:`fnn.nn.functional.logsigmoid`."""
+
+    _fn = A.logsigmoid
+
+
+class GLU(_Activation):
+    """``torch.nn.GLU(dim=-1)``: :func:`fnn.nn.functional.glu` (Dauphin et al. 2016)."""
+
+    _fn = A.glu
+    _fields = ("dim",)
+
+    def __init__(self, dim: int = -1) -> None:
+        _check.integer("GLU", "dim", dim)
+        self.dim = dim
+
+
+class Softmin(_Activation):
+    """``torch.nn.Softmin(dim=None)``: :func:`fnn.nn.functional.softmin` along ``dim``."""
+
+    _fn = A.softmin
+    _fields = ("dim",)
+
+    def __init__(self, dim: int | None = None) -> None:
+        _check.integer("Softmin", "dim", dim, allow_none=True)
+        self.dim = dim
+
+
+class Softmax2d(_NoArgActivation):
+    """``torch.nn.Softmax2d()``: softmax over the channels (dim -3) of ``(N, C, H, W)`` or
+    ``(C, H, W)`` inputs."""
+
+    def forward(self, params, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D instead")
+        return A.softmax(x, -3)
+
+
+class Hardshrink(_Activation):
+    """``torch.nn.Hardshrink(lambd=0.5)``: :func:`fnn.nn.functional.hardshrink`."""
+
+    _fn = A.hardshrink
+    _fields = ("lambd",)
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        _check.number(type(self).__name__, "lambd", lambd)
+        self.lambd = lambd
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """``torch.nn.Softshrink(lambd=0.5)``: :func:`fnn.nn.functional.softshrink`."""
+
+    _fn = A.softshrink
+
+
+class RReLU(Module):
+    r"""``torch.nn.RReLU(lower=1/8, upper=1/3, inplace=False)``: :func:`fnn.nn.functional.rrelu`.
+
+    Training mode (``apply(..., train=True, key=...)``) draws one slope
+    :math:`a \sim U(\text{lower}, \text{upper})` per negative element from the layer's key
+    (:meth:`Module.make_key`); eval mode uses the mean slope :math:`(\text{lower} +
+    \text{upper})/2` (Xu et al. 2015).
+    """
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                 inplace: bool = False) -> None:
+        _check.number("RReLU", "lower", lower)
+        _check.number("RReLU", "upper", upper)
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, params, x):
+        training = self.is_training()
+        key = self.make_key() if training else None
+        return A.rrelu(x, self.lower, self.upper, training, key=key)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace
+                                                           else "")

@@ -9,10 +9,19 @@ needs no key.
 
 from __future__ import annotations
 
-from ._functional.dropout import _check_p, dropout, dropout2d
+from ._functional.dropout import (
+    _check_p,
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
 from .module import Module
 
-__all__ = ["Dropout", "Dropout2d"]
+__all__ = ["Dropout", "Dropout2d", "Dropout1d", "Dropout3d", "AlphaDropout",
+           "FeatureAlphaDropout"]
 
 
 class Dropout(Module):
@@ -41,3 +50,32 @@ class Dropout2d(Dropout):
     :func:`fnn.nn.functional.dropout2d`."""
 
     _fn = staticmethod(dropout2d)
+
+
+# ---------------------------------------------------------------------- issue 18 (layers-b)
+class Dropout1d(Dropout):
+    """``torch.nn.Dropout1d(p=0.5, inplace=False)``: whole channels of ``(N, C, L)`` or
+    ``(C, L)`` inputs, see :func:`fnn.nn.functional.dropout1d`."""
+
+    _fn = staticmethod(dropout1d)
+
+
+class Dropout3d(Dropout):
+    """``torch.nn.Dropout3d(p=0.5, inplace=False)``: whole channels of ``(N, C, D, H, W)`` or
+    ``(C, D, H, W)`` inputs, see :func:`fnn.nn.functional.dropout3d`."""
+
+    _fn = staticmethod(dropout3d)
+
+
+class AlphaDropout(Dropout):
+    """``torch.nn.AlphaDropout(p=0.5, inplace=False)``: :func:`fnn.nn.functional.alpha_dropout`
+    in training mode (for SELU networks), the identity in eval mode."""
+
+    _fn = staticmethod(alpha_dropout)
+
+
+class FeatureAlphaDropout(Dropout):
+    """``torch.nn.FeatureAlphaDropout(p=0.5, inplace=False)``: alpha dropout of whole channels,
+    :func:`fnn.nn.functional.feature_alpha_dropout`."""
+
+    _fn = staticmethod(feature_alpha_dropout)

@@ -32,6 +32,18 @@ _OPS = {
                  "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss",
                  "ctc_loss", "pairwise_distance", "cosine_similarity"],
 }
+# issue 18, layers-b: normalisation, activations, dropout, distances, embeddings
+_OPS["._functional.activation"] += ["glu", "softmin", "hardshrink", "softshrink", "tanhshrink",
+                                    "rrelu", "gumbel_softmax"]
+_OPS["._functional.dropout"] += ["dropout1d", "dropout3d", "alpha_dropout",
+                                 "feature_alpha_dropout"]
+_OPS["._functional.distance"] = ["pdist", "normalize"]
+_OPS["._functional.instancenorm"] = ["instance_norm"]
+_OPS["._functional.lrn"] = ["local_response_norm"]
+_OPS["._functional.embedding"] += ["embedding_bag"]
+_OPS["._functional.linear_cross_entropy"] = ["linear_cross_entropy"]
+_OPS["._functional.grouped_mm"] = ["grouped_mm"]
+# end layers-b
 _TABLE = {name: mod for mod, names in _OPS.items() for name in names}
 __getattr__, __dir__ = lazy_getattr(__name__, _TABLE)
 __all__ = sorted(_TABLE)

@@ -18,7 +18,9 @@ and submodules, never arrays. Parameters live in a nested ``dict`` created by
     y = net(params, x)
 
 The flattened dotted names of ``params`` are exactly the keys of the equivalent torch
-module's ``state_dict()`` (``"fc1.weight"``), in the same order.
+module's ``state_dict()`` (``"fc1.weight"``), in the same order. Models with lazy layers
+(``nn.LazyLinear(10)``, ...) take an example input: ``model.init(key, x)`` infers their
+sizes from its shape.
 
 Buffers, randomness and train/eval mode
 ---------------------------------------
@@ -44,7 +46,7 @@ import contextvars
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -70,6 +72,7 @@ class _Context:
         for name, mod in root.named_modules():
             self.paths.setdefault(id(mod), name)
         self.key_counts: dict[str, int] = {}
+        self.infer_dtype: Any = None  # set during init's shape-inference pass (lazy modules)
 
 
 _CONTEXT: contextvars.ContextVar[_Context | None] = contextvars.ContextVar("fnn_ctx", default=None)
@@ -88,6 +91,8 @@ class Module:
     ``forward(self, params, *inputs)``. Leaf layers override :meth:`init_params` (their
     own parameters, torch's default initialisation) and :meth:`init_own_buffers`.
     """
+
+    _fnn_lazy = False  # True for the Lazy* modules until init infers their sizes
 
     def __init__(self) -> None:
         pass
@@ -122,30 +127,65 @@ class Module:
         """This module's own buffers (e.g. BatchNorm's running statistics)."""
         return {}
 
-    def init(self, key: jax.Array, dtype: Any = jnp.float32) -> Params:
+    def init(self, key: jax.Array, *example: Any, dtype: Any = None) -> Params:
         """Create the parameter dict with torch's default initialisation.
 
         ``key`` is a ``jax.random.key``; it is split between this module's own
         parameters and its children in declaration order. Parameterless children are
         left out, so the dotted names are exactly torch's ``state_dict`` parameter keys.
+
+        ``model.init(key, x)``: example input(s), as ``forward`` takes them after
+        ``params``. Lazy modules (``LazyLinear``, ``LazyConv2d``, ...) infer their missing
+        sizes from them in a shape-only pass (``jax.eval_shape``: nothing is computed) and
+        become the concrete layer, as torch's do on their first call. ``dtype`` (float32
+        by default) may also be given positionally: ``model.init(key, jnp.float64)``.
         """
         if isinstance(key, int):
             raise TypeError("Module.init expects a jax.random.key(...), not an int seed")
         _check.prng_key(f"{type(self).__name__}.init", key)
+        if len(example) == 1 and _is_dtype(example[0]):
+            dtype, example = example[0], ()
+        dtype = jnp.float32 if dtype is None else dtype
+        if example and any(m._fnn_lazy for m in self.modules()):
+            self._infer_shapes(example, dtype)
+        lazy = [name or type(m).__name__ for name, m in self.named_modules() if m._fnn_lazy]
+        if lazy:
+            raise ValueError(f"{type(self).__name__}.init: the lazy module(s) {', '.join(lazy)} "
+                             "infer their sizes from an example input: call "
+                             "model.init(key, example_input)")
         children = list(self.named_children())
         keys = jax.random.split(key, len(children) + 1)
         out: Params = dict(self.init_params(keys[0], dtype))
         for (name, child), k in zip(children, keys[1:]):
-            p = child.init(k, dtype)
+            p = child.init(k, dtype=dtype)
             if p:
                 out[name] = p
         return out
 
-    def init_buffers(self, dtype: Any = jnp.float32) -> Params:
-        """Create the buffer dict (running statistics, ...); ``{}`` for buffer-free models."""
+    def _infer_shapes(self, example: tuple, dtype: Any) -> None:
+        """Run ``forward`` on the shapes of ``example`` with stand-in parameters (abstractly,
+        under ``jax.eval_shape``), so that lazy modules see their inputs and materialize."""
+        ctx = _Context(self, None, None, False)
+        ctx.infer_dtype = dtype
+
+        def run(*xs: Any) -> Any:
+            token = _CONTEXT.set(ctx)
+            try:
+                return self.forward(cast(Params, _InferParams(self, dtype)), *xs)
+            finally:
+                _CONTEXT.reset(token)
+
+        jax.eval_shape(run, *example)
+
+    def init_buffers(self, dtype: Any = jnp.float32, params: Mapping | None = None) -> Params:
+        """Create the buffer dict (running statistics, ...); ``{}`` for buffer-free models.
+
+        ``params`` (optional): the parameters the buffers go with, for the few buffers that
+        torch initialises from the weights (spectral norm's power-iteration vectors).
+        """
         out: Params = dict(self.init_own_buffers(dtype))
         for name, child in self.named_children():
-            b = child.init_buffers(dtype)
+            b = child.init_buffers(dtype, None if params is None else params.get(name, {}))
             if b:
                 out[name] = b
         return out
@@ -184,7 +224,10 @@ class Module:
         """
         if params is None:
             params = {}
-        if _CONTEXT.get() is not None:
+        ctx = _CONTEXT.get()
+        if ctx is not None:
+            if ctx.infer_dtype is not None:  # init's shape pass: stand-in parameters
+                params = cast(Params, _InferParams(self, ctx.infer_dtype))
             return self.forward(params, *args, **kwargs)
         out, _ = self.apply(params, *args, **kwargs)
         return out
@@ -229,12 +272,14 @@ class Module:
         """This module's current buffers (a flat dict such as ``{"running_mean": ...}``)."""
         ctx = _CONTEXT.get()
         path = self._path() if ctx is not None else ""
+        if ctx is not None and ctx.infer_dtype is not None:
+            return _tree.flatten(self.init_own_buffers(ctx.infer_dtype))
         if ctx is None or ctx.buffers is None:
             raise ValueError(
                 f"{self._label()} needs its buffers ({', '.join(self.init_own_buffers(jnp.float32))}): "
                 "pass buffers=model.init_buffers() (or trained buffers) to model.apply(...) or model(...)")
         prefix = f"{path}." if path else ""
-        own = self.init_own_buffers(jnp.float32)
+        own = _tree.flatten(self.init_own_buffers(jnp.float32))
         out = {}
         for name in own:
             full = prefix + name
@@ -274,6 +319,41 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _is_dtype(x: Any) -> bool:
+    """A dtype given where ``init`` takes example inputs (``init(key, jnp.float64)``)."""
+    if isinstance(x, (type, str, np.dtype)):
+        return True
+    return not hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "itemsize")
+
+
+class _InferParams(Mapping):
+    """Stand-in parameters of ``module`` for the shape-inference pass of :meth:`Module.init`:
+    its own parameters (built on first access, after a lazy module has materialized) and, by
+    name, stand-ins for its children."""
+
+    def __init__(self, module: Module, dtype: Any):
+        self._module, self._dtype = module, dtype
+        self._own: Params | None = None
+
+    def _own_params(self) -> Params:
+        if self._own is None:
+            self._own = dict(self._module.init_params(jax.random.key(0), self._dtype))
+        return self._own
+
+    def __getitem__(self, name: str) -> Any:
+        children = dict(self._module.named_children())
+        if name in children:
+            return _InferParams(children[name], self._dtype)
+        return self._own_params()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._own_params()
+        yield from (name for name, _ in self._module.named_children())
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
 
 
 class Sequential(Module):

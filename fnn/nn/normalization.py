@@ -37,12 +37,14 @@ def _affine_params(shape: tuple[int, ...], dtype: Any, weight: bool, bias: bool)
 
 
 class _BatchNorm(Module):
+    _is_batch_norm = True  # False for InstanceNorm (convert_sync_batchnorm leaves it alone)
     _dims: tuple[int, ...] = ()
     _dims_text = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *, bias: bool = True):
-        if not isinstance(num_features, int) or num_features < 1:
+        if not isinstance(num_features, int) or num_features < (0 if affine is False and
+                                                                 not track_running_stats else 1):
             raise ValueError(f"{type(self).__name__}: num_features must be a positive int, "
                              f"got {num_features!r}")
         name = type(self).__name__
@@ -65,10 +67,13 @@ class _BatchNorm(Module):
                 "running_var": jnp.ones((self.num_features,), dtype),
                 "num_batches_tracked": jnp.zeros((), jax.dtypes.canonicalize_dtype(jnp.int64))}
 
-    def forward(self, params, x):
+    def _check_input_dim(self, x) -> None:
         if x.ndim not in self._dims:
             raise ValueError(f"{self._label()}: expected {self._dims_text} input "
                              f"(got {x.ndim}D input)")
+
+    def forward(self, params, x):
+        self._check_input_dim(x)
         if x.shape[1] != self.num_features:
             raise ValueError(f"{self._label()}: expected {self.num_features} channels on dim 1 "
                              f"(num_features), got input of shape {tuple(x.shape)}")
@@ -114,6 +119,53 @@ class BatchNorm2d(_BatchNorm):
 
     _dims = (4,)
     _dims_text = "4D"
+
+
+class BatchNorm3d(_BatchNorm):
+    """``torch.nn.BatchNorm3d``: :class:`BatchNorm1d` on ``(N, C, D, H, W)`` inputs."""
+
+    _dims = (5,)
+    _dims_text = "5D"
+
+
+class SyncBatchNorm(_BatchNorm):
+    r"""``torch.nn.SyncBatchNorm(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True, process_group=None, *, bias=True)``: BatchNorm over the
+    *global* batch, on any ``(N, C, ...)`` input.
+
+    fnn needs no special layer for this: a jitted step under :mod:`fnn.parallel` sees the
+    global (sharded) batch, so every BatchNorm already normalizes with the statistics of the
+    whole batch across devices and keeps replicated running statistics (XLA inserts the
+    cross-device reductions). ``SyncBatchNorm`` is therefore :class:`BatchNorm1d` accepting
+    any rank >= 2; ``process_group`` is accepted and ignored (the mesh decides).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 process_group: Any = None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
+        self.process_group = process_group
+
+    def _check_input_dim(self, x) -> None:
+        if x.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {x.ndim}D input)")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
+        """torch's ``SyncBatchNorm.convert_sync_batchnorm``: ``module`` with every
+        ``BatchNorm*d`` (itself or a submodule) replaced by a :class:`SyncBatchNorm` of the
+        same settings. Parameter and buffer names do not change, so existing ``params`` and
+        buffers keep working. Submodules are replaced in place, as torch does."""
+        out: Module = module
+        if isinstance(module, _BatchNorm) and module._is_batch_norm:
+            out = cls(module.num_features, module.eps, module.momentum, module.affine,
+                      module.track_running_stats, process_group, bias=module.use_bias)
+        for name, child in list(module.named_children()):
+            setattr(out, name, cls.convert_sync_batchnorm(child, process_group))
+        return out
+
+
+__all__ += ["BatchNorm3d", "SyncBatchNorm"]
 
 
 class LayerNorm(Module):

@@ -1,13 +1,16 @@
-"""``torch.nn.Embedding``: a learnable lookup table."""
+"""``torch.nn.Embedding`` (a learnable lookup table) and ``EmbeddingBag``."""
 
 from __future__ import annotations
 
-import jax
+from typing import Any
 
-from ._functional.embedding import _normalize_padding_idx, embedding
+import jax
+import jax.numpy as jnp
+
+from ._functional.embedding import _normalize_padding_idx, embedding, embedding_bag
 from .module import Module
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingBag"]
 
 
 class Embedding(Module):
@@ -38,4 +41,44 @@ class Embedding(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+# ---------------------------------------------------------------------- issue 18 (layers-b)
+class EmbeddingBag(Embedding):
+    r"""``torch.nn.EmbeddingBag(num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
+    scale_grad_by_freq=False, mode='mean', sparse=False, _weight=None,
+    include_last_offset=False, padding_idx=None)``: sums, means or maxima of bags of
+    embeddings, :func:`fnn.nn.functional.embedding_bag`; ``forward(params, input,
+    offsets=None, per_sample_weights=None)``. ``weight`` ``(num_embeddings, embedding_dim)``
+    is drawn from :math:`N(0, 1)` with the ``padding_idx`` row zeroed, as torch's.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, max_norm: float | None = None,
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
+                 sparse: bool = False, _weight: Any = None, include_last_offset: bool = False,
+                 padding_idx: int | None = None):
+        super().__init__(num_embeddings, embedding_dim, padding_idx)
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError("mode has to be one of sum, mean or max")
+        if max_norm is not None or scale_grad_by_freq:
+            raise ValueError("EmbeddingBag: max_norm and scale_grad_by_freq are not supported "
+                             "by fnn")
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, False
+        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
+        self._fnn_weight = _weight
+
+    def init_params(self, key, dtype):
+        if self._fnn_weight is not None:
+            return {"weight": jnp.asarray(self._fnn_weight, dtype)}
+        return super().init_params(key, dtype)
+
+    def forward(self, params, input, offsets=None, per_sample_weights=None):
+        return embedding_bag(input, params["weight"], offsets, mode=self.mode,
+                             per_sample_weights=per_sample_weights,
+                             include_last_offset=self.include_last_offset,
+                             padding_idx=self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}"
         return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")

@@ -22,7 +22,8 @@ from ... import _check
 
 __all__ = ["relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "silu",
            "mish", "sigmoid", "tanh", "hardtanh", "hardsigmoid", "hardswish", "softplus",
-           "softsign", "softmax", "log_softmax", "threshold", "logsigmoid"]
+           "softsign", "softmax", "log_softmax", "threshold", "logsigmoid", "glu", "softmin",
+           "hardshrink", "softshrink", "tanhshrink", "rrelu", "gumbel_softmax"]
 
 # torch's SELU constants (aten/src/ATen/native/Activation.cpp)
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -250,3 +251,112 @@ def log_softmax(input: jax.Array, dim: int | None = None, dtype=None) -> jax.Arr
     if dtype is not None:
         input = input.astype(dtype)
     return jax.nn.log_softmax(input, axis=_softmax_dim("log_softmax", input.ndim, dim))
+
+
+# ---------------------------------------------------------------------- issue 18 (layers-b)
+def _axis(who: str, ndim: int, dim: int) -> int:
+    """``dim`` normalized to ``[0, ndim)``, torch's ``IndexError`` otherwise."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{who}: Dimension out of range (expected to be in range of "
+                         f"[{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def glu(input: jax.Array, dim: int = -1) -> jax.Array:
+    r"""Gated linear unit :math:`a \otimes \sigma(b)`, ``a, b`` the two halves of ``input``
+    along ``dim`` (``F.glu``; Dauphin et al. 2016, *Language Modeling with Gated
+    Convolutional Networks*)."""
+    input = _input("glu", input)
+    if input.ndim == 0:
+        raise ValueError("glu does not support scalars because halving size must be even")
+    axis = _axis("glu", input.ndim, dim)
+    if input.shape[axis] % 2:
+        raise ValueError(f"Halving dimension must be even, but dimension {axis} is size "
+                         f"{input.shape[axis]}")
+    a, b = jnp.split(input, 2, axis=axis)
+    return a * jax.nn.sigmoid(b)
+
+
+def softmin(input: jax.Array, dim: int | None = None, _stacklevel: int = 3,
+            dtype: Any = None) -> jax.Array:
+    r""":math:`e^{-x_i} / \sum_j e^{-x_j}` along ``dim`` (``F.softmin``, ``softmax(-x)``)."""
+    input = _input("softmin", input)
+    if dtype is not None:
+        input = input.astype(dtype)
+    return jax.nn.softmax(-input, axis=_softmax_dim("softmin", input.ndim, dim))
+
+
+def hardshrink(input: jax.Array, lambd: float = 0.5) -> jax.Array:
+    r""":math:`x` if :math:`|x| > \lambda` else 0 (``F.hardshrink``)."""
+    _check.number("hardshrink", "lambd", lambd)
+    input = _input("hardshrink", input)
+    return jnp.where((input > lambd) | (input < -lambd), input, jnp.zeros((), input.dtype))
+
+
+def softshrink(input: jax.Array, lambd: float = 0.5) -> jax.Array:
+    r""":math:`x - \lambda` if :math:`x > \lambda`, :math:`x + \lambda` if :math:`x < -\lambda`,
+    else 0 (``F.softshrink``; soft thresholding). ``lambd`` must be non-negative."""
+    _check.number("softshrink", "lambd", lambd)
+    input = _input("softshrink", input)
+    if not isinstance(lambd, jax.core.Tracer) and float(lambd) < 0:
+        raise ValueError(f"lambda must be in range [0, {np.finfo(input.dtype).max:.6g}] for input "
+                         f"dtype {str(input.dtype).capitalize()}, but found {lambd:g}")
+    zero = jnp.zeros((), input.dtype)
+    return jnp.where(input > lambd, input - lambd, jnp.where(input < -lambd, input + lambd, zero))
+
+
+def tanhshrink(input: jax.Array) -> jax.Array:
+    r""":math:`x - \tanh(x)` (``F.tanhshrink``)."""
+    input = _input("tanhshrink", input)
+    return input - jnp.tanh(input)
+
+
+def rrelu(input: jax.Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False, inplace: bool = False, *, key: jax.Array | None = None
+          ) -> jax.Array:
+    r"""Randomized leaky ReLU (``F.rrelu``; Xu et al. 2015, *Empirical Evaluation of Rectified
+    Activations in Convolutional Network*).
+
+    Training: :math:`x` if :math:`x > 0` else :math:`a x`, one :math:`a \sim U(\text{lower},
+    \text{upper})` per element drawn from ``key`` (torch draws from its global generator).
+    Eval: ``leaky_relu`` with the mean slope :math:`(\text{lower} + \text{upper})/2`.
+    ``inplace`` is accepted and ignored.
+    """
+    _check.number("rrelu", "lower", lower)
+    _check.number("rrelu", "upper", upper)
+    input = _input("rrelu", input)
+    if not isinstance(lower, jax.core.Tracer) and not isinstance(upper, jax.core.Tracer) \
+            and lower > upper:
+        raise ValueError("Lower bound should be less than or equal to the upper bound")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    if key is None:
+        raise ValueError("rrelu in training mode needs a PRNG key: pass key=jax.random.key(...) "
+                         "(or training=False)")
+    slope = jax.random.uniform(key, input.shape, input.dtype, lower, upper)
+    return jnp.where(input > 0, input, input * slope)
+
+
+def gumbel_softmax(logits: jax.Array, tau: float = 1, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1, *, key: jax.Array) -> jax.Array:
+    r"""Sample from the Gumbel-softmax (concrete) distribution (``F.gumbel_softmax``; Jang et
+    al. 2016, *Categorical Reparameterization with Gumbel-Softmax*; Maddison et al. 2016).
+
+    :math:`y = \mathrm{softmax}((\text{logits} + g)/\tau)` with :math:`g = -\log E`,
+    :math:`E \sim \mathrm{Exp}(1)` drawn from ``key``. ``hard=True`` returns the one-hot of
+    the argmax in the forward pass with the soft sample's gradient (straight-through:
+    ``y_hard - stop_gradient(y_soft) + y_soft``). ``eps`` is deprecated in torch and unused.
+    """
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    logits = _input("gumbel_softmax", logits)
+    axis = _axis("gumbel_softmax", logits.ndim, dim)
+    gumbels = -jnp.log(jax.random.exponential(key, logits.shape, logits.dtype))
+    y_soft = jax.nn.softmax((logits + gumbels) / tau, axis=axis)
+    if not hard:
+        return y_soft
+    index = jnp.argmax(y_soft, axis=axis, keepdims=True)
+    pos = jax.lax.broadcasted_iota(index.dtype, y_soft.shape, axis)
+    y_hard = (pos == index).astype(y_soft.dtype)
+    return y_hard - jax.lax.stop_gradient(y_soft) + y_soft

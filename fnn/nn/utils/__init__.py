@@ -1,9 +1,9 @@
 """``fnn.nn.utils``: ``torch.nn.utils`` as pure functions (gradient clipping, parameter
-vectors, packed sequences for recurrent layers)."""
+vectors, packed sequences for recurrent layers, parametrizations, fusion, stateless calls)."""
 
 from __future__ import annotations
 
-from . import rnn
+from . import parametrizations, rnn, stateless
 from .clip_grad import (
     clip_grad_norm,
     clip_grad_norm_transform,
@@ -13,10 +13,17 @@ from .clip_grad import (
     get_total_norm,
 )
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+from .fusion import (
+    fuse_conv_bn_eval,
+    fuse_conv_bn_weights,
+    fuse_linear_bn_eval,
+    fuse_linear_bn_weights,
+)
 
 __all__ = [
     "clip_grad_norm", "clip_grad_norm_transform", "clip_grad_value", "clip_grad_value_transform",
     "clip_grads_with_norm", "get_total_norm",
     "parameters_to_vector", "vector_to_parameters",
-    "rnn",
+    "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights",
+    "parametrizations", "rnn", "stateless",
 ]
