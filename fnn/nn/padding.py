@@ -28,14 +28,14 @@ class _PadNd(Module):
     _mode = "constant"
 
     def __init__(self, padding: int | Sequence[int]):
-        self.padding = (tuple(padding) if isinstance(padding, (tuple, list))
-                        else (padding,) * (2 * self._n))
+        n2 = 2 * self._n
+        self.padding = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,) * n2
 
     def forward(self, params: dict, x: jax.Array) -> jax.Array:
         if self._mode == "circular" and x.ndim not in (self._n + 1, self._n + 2):
             raise ValueError(f"{self._label()}: expected {self._n + 1}D or {self._n + 2}D input "
                              f"(got {x.ndim}D input)")
-        return pad(x, self.padding, self._mode, getattr(self, "value", None))
+        return pad(x, self.padding, self._mode, getattr(self, "value", None))  # type: ignore[arg-type]
 
     def extra_repr(self) -> str:
         return f"{self.padding}"

@@ -292,9 +292,9 @@ class _FractionalMaxPoolNd(Module):
         self._fnn_samples = _random_samples
         self.output_size = None if output_size is None else ntuple(output_size, n,
                                                                    "output_size", name)
-        self.output_ratio = None if output_ratio is None else (
+        self.output_ratio: tuple[float, ...] | None = None if output_ratio is None else (
             tuple(output_ratio) if isinstance(output_ratio, (tuple, list))
-            else (output_ratio,) * n)
+            else (float(output_ratio),) * n)  # type: ignore[arg-type]
         if output_size is None and output_ratio is None:
             raise ValueError(f"{name} requires specifying either an output size, or a pooling "
                              "ratio")

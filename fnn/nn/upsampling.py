@@ -28,7 +28,7 @@ class Upsample(Module):
             self.scale_factor: float | tuple[float, ...] | None = tuple(
                 float(f) for f in scale_factor)
         else:
-            self.scale_factor = float(scale_factor) if scale_factor else None
+            self.scale_factor = float(scale_factor) if scale_factor else None  # type: ignore[arg-type]
         self.mode, self.align_corners = mode, align_corners
         self.recompute_scale_factor = recompute_scale_factor
 

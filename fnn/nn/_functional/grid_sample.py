@@ -20,6 +20,7 @@ Transformer Networks*.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 from collections.abc import Sequence
@@ -156,15 +157,13 @@ def grid_sample(input: jax.Array, grid: jax.Array, mode: str = "bilinear",
         idx = [jnp.round(c).astype(jnp.int32) for c in coords]
         return _gather(input, idx, _in_bounds(idx, sizes))
     lows = [jnp.floor(c) for c in coords]
-    idx, weights = [], []
+    taps: list[list[jax.Array]] = []
+    weights: list[jax.Array] = []
     for corner in itertools.product((0, 1), repeat=len(sizes)):
-        weight = None
-        for c, lo, up in zip(coords, lows, corner):
-            w = (c - lo) if up else (lo + 1 - c)
-            weight = w if weight is None else weight * w
-        idx.append([lo.astype(jnp.int32) + up for lo, up in zip(lows, corner)])
-        weights.append(weight)
-    return _blend(input, idx, weights, sizes)
+        ws = [(c - lo) if up else (lo + 1 - c) for c, lo, up in zip(coords, lows, corner)]
+        weights.append(functools.reduce(lambda a, b: a * b, ws))
+        taps.append([lo.astype(jnp.int32) + up for lo, up in zip(lows, corner)])
+    return _blend(input, taps, weights, sizes)
 
 
 def _blend(input: jax.Array, taps: list[list[jax.Array]], weights: list[jax.Array],
@@ -224,6 +223,5 @@ def affine_grid(theta: jax.Array, size: Sequence[int], align_corners: bool | Non
                          f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
     axes = [_base_coords(n, align_corners) for n in reversed(size[2:])]  # x (W) first
     mesh = list(np.meshgrid(*axes[::-1], indexing="ij"))[::-1]  # (*spatial) arrays of x, y[, z]
-    base = np.stack(mesh + [np.ones_like(mesh[0])], axis=-1)  # (*spatial, k + 1)
-    base = jnp.asarray(base, theta.dtype)
-    return jnp.einsum("...j,nij->n...i", base, theta)
+    base = jnp.asarray(np.stack(mesh + [np.ones_like(mesh[0])], axis=-1), theta.dtype)
+    return jnp.einsum("...j,nij->n...i", base, theta)  # base: (*spatial, k + 1)

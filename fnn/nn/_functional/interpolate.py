@@ -54,7 +54,7 @@ def _scale(dt: type, L: int, out: int, align_corners: bool, scale: float | None)
 
 
 def _nearest_taps(L: int, out: int, scale: float | None, exact: bool) -> Taps:
-    i = np.arange(out)
+    i: np.ndarray = np.arange(out)
     if out == L:
         return i[:, None], None
     if out == 2 * L and not exact:
@@ -67,7 +67,7 @@ def _nearest_taps(L: int, out: int, scale: float | None, exact: bool) -> Taps:
 
 def _source(dt: type, ratio: np.floating, out: int, align_corners: bool, cubic: bool
             ) -> np.ndarray:
-    i = np.arange(out).astype(dt)
+    i: np.ndarray = np.arange(out).astype(dt)
     if align_corners:
         return ratio * i
     src = ratio * (i + dt(0.5)) - dt(0.5)
@@ -102,7 +102,7 @@ def _cubic_taps(dt: type, L: int, out: int, scale: float | None, align_corners: 
     ratio = _scale(dt, L, out, align_corners, scale)
     i0, t = _guard(dt, _source(dt, ratio, out, align_corners, True), L)
     A, one = dt(-0.75), dt(1)
-    w = np.stack([_cubic_conv2(t + one, A), _cubic_conv1(t, A), _cubic_conv1(one - t, A),
+    w: np.ndarray = np.stack([_cubic_conv2(t + one, A), _cubic_conv1(t, A), _cubic_conv1(one - t, A),
                   _cubic_conv2(one - t + one, A)], 1).astype(dt)
     idx = np.clip(i0[:, None] - 1 + np.arange(4)[None, :], 0, L - 1)
     return idx, w
@@ -134,7 +134,7 @@ def _aa_taps(dt: type, mode: str, L: int, out: int, scale: float | None,
     w = _aa_filter(mode, ((j[None, :] + xmin[:, None]).astype(dt) - center[:, None] + dt(0.5))
                    * invscale, dt)
     w = np.where(valid, w, dt(0))
-    total = np.zeros(out, dt)
+    total: np.ndarray = np.zeros(out, dt)
     for k in range(K):  # torch's accumulation order
         total = (total + w[:, k]).astype(dt)
     w = np.where(total[:, None] != 0, w / np.where(total == 0, dt(1), total)[:, None], w)
@@ -149,8 +149,8 @@ def _apply_taps(x: jax.Array, axis: int, taps: Taps) -> jax.Array:
     if w is None:
         return g
     g = g.reshape(x.shape[:axis] + (out, K) + x.shape[axis + 1:])
-    w = jnp.asarray(w, x.dtype).reshape((out, K) + (1,) * (x.ndim - axis - 1))
-    terms = [g[(slice(None),) * (axis + 1) + (k,)] * w[:, k] for k in range(K)]
+    wj = jnp.asarray(w, x.dtype).reshape((out, K) + (1,) * (x.ndim - axis - 1))
+    terms = [g[(slice(None),) * (axis + 1) + (k,)] * wj[:, k] for k in range(K)]
     total = terms[0]
     for term in terms[1:]:
         total = total + term
@@ -194,13 +194,13 @@ def _resolve_sizes(input: jax.Array, size, scale_factor, mode: str,
             scales = [float(s) for s in scale_factor]
         else:
             scales = [float(scale_factor)] * dim
-        sizes = [int(math.floor(L * s)) for L, s in zip(spatial, scales)]
+        sizes = [int(math.floor(L * float(s or 0))) for L, s in zip(spatial, scales)]
     else:
         raise ValueError("either size or scale_factor should be defined")
     if recompute_scale_factor and size is not None:
         raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     if recompute_scale_factor or (mode == "area" and size is None):
-        sizes = [int(L * s) for L, s in zip(spatial, scales)]  # type: ignore[operator]
+        sizes = [int(L * float(s or 0)) for L, s in zip(spatial, scales)]
         scales = [None] * dim
     if mode != "area" and (any(L <= 0 for L in spatial) or any(o <= 0 for o in sizes)):
         axes = "DHW"[3 - dim:]
