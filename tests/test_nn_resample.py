@@ -63,11 +63,13 @@ INTERP = (
     + [("area", None, False, s) for s in SIZES[:4]]
     + [(m, ac, False, s) for m in ("linear", "bilinear", "bicubic", "trilinear")
        for ac in (False, True) for s in SIZES[(m == "trilinear")::2]]
-    + [(m, ac, True, s) for m in ("bilinear", "bicubic") for ac in (False, True)
-       for s in (dict(size=(3, 4)), dict(scale_factor=0.45), dict(scale_factor=1.6))])
-RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+    + [(m, ac, True, s) for m in ("bilinear", "bicubic", "lanczos") for ac in (False, True)
+       for s in (dict(size=(3, 4)), dict(scale_factor=0.45), dict(scale_factor=1.6))
+       if not (m == "lanczos" and ac)])
+RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5, "lanczos": 4}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_interpolate_every_mode(dtype):
     cases = []
@@ -136,6 +138,9 @@ def test_deprecated_upsample_functions():
     (dict(size=3, mode="cubic"), (1, 2, 4, 4)),                        # unknown mode
     (dict(size=0), (1, 2, 4)),                                         # empty output
     (dict(size=(1, 0), mode="bilinear"), (1, 2, 4, 4)),
+    (dict(size=3, mode="lanczos", antialias=True, align_corners=True), (1, 2, 4, 4)),
+    (dict(size=3, mode="lanczos"), (1, 2, 4, 4)),
+    (dict(size=3, mode="lanczos", antialias=True), (1, 2, 4, 4, 4)),
 ])
 def test_interpolate_errors(kwargs, shape):
     with pytest.raises(Exception) as want:
@@ -217,6 +222,7 @@ GRID_CASES = [(mode, pm, ac, nd) for nd in (4, 5) for mode in ("bilinear", "near
               if not (nd == 5 and mode == "bicubic")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_grid_sample_every_option(dtype):
     cases = []

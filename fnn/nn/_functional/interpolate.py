@@ -19,7 +19,8 @@ host with torch's CPU kernel arithmetic, in the input's precision (``float32`` f
   Keys' cubic convolution with :math:`A=-0.75`;
 * ``antialias=True`` (bilinear/bicubic): torch's (Pillow's) filter, the triangle or the
   cubic with :math:`A=-0.5` stretched by the downscaling factor, weights normalised per
-  output position.
+  output position; ``lanczos`` (4-D, ``antialias=True`` required) is the same with
+  :math:`\mathrm{sinc}(x)\,\mathrm{sinc}(x/3)` on :math:`|x| < 3`.
 
 ``area`` is adaptive average pooling to the output size. The output size with
 ``scale_factor`` is :math:`\lfloor L_{in}\, s\rfloor`.
@@ -39,8 +40,9 @@ from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
-_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
-_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact",
+          "lanczos")
+_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2, "lanczos": 2}
 Taps = tuple[np.ndarray, np.ndarray | None]
 
 
@@ -112,6 +114,8 @@ def _aa_filter(mode: str, x: np.ndarray, dt: type) -> np.ndarray:
     x = np.abs(x)
     if mode == "bilinear":
         return np.where(x < 1, dt(1) - x, dt(0)).astype(dt)
+    if mode == "lanczos":  # sinc(x) sinc(x/3) on |x| < 3
+        return np.where(x < 3, np.sinc(x) * np.sinc(x / dt(3)), dt(0)).astype(dt)
     A = dt(-0.5)
     return np.where(x < 1, _cubic_conv1(x, A),
                     np.where(x < 2, _cubic_conv2(x, A), dt(0))).astype(dt)
@@ -121,7 +125,7 @@ def _aa_taps(dt: type, mode: str, L: int, out: int, scale: float | None,
              align_corners: bool) -> Taps:
     """torch's antialiased (Pillow-style) taps: a filter of support ``interp_size/2`` times
     the downscaling factor around each output centre, normalised to sum 1."""
-    interp = 2 if mode == "bilinear" else 4
+    interp = {"bilinear": 2, "bicubic": 4, "lanczos": 6}[mode]
     s = _scale(dt, L, out, align_corners, scale)
     support = dt(interp * 0.5) * s if s >= 1 else dt(interp * 0.5)
     K = int(math.ceil(support)) * 2 + 1
@@ -218,7 +222,7 @@ def _check_mode(input: jax.Array, mode: str, align_corners: bool | None,
             raise ValueError("align_corners option can only be set with the interpolating "
                              "modes: linear | bilinear | bicubic | trilinear")
     nd = input.ndim
-    if antialias and not (mode in ("bilinear", "bicubic") and nd == 4):
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and nd == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
     if mode not in _MODES or nd not in (3, 4, 5):
@@ -227,7 +231,17 @@ def _check_mode(input: jax.Array, mode: str, align_corners: bool | None,
             "modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
             f"nearest-exact (got {mode})")
     want = _LINEAR_DIMS.get(mode)
-    if want is not None and want != nd - 2:
+    if mode == "lanczos" and nd == 4:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+    elif mode == "lanczos" or (want is not None and want != nd - 2):
+        if mode == "lanczos":
+            raise NotImplementedError(
+                f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {nd}D) for the "
+                "modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+                f"nearest-exact (got {mode})")
         raise NotImplementedError(f"Got {nd}D input, but {mode} mode needs {want + 2}D input")
 
 
@@ -238,7 +252,8 @@ def interpolate(input: jax.Array, size: int | Sequence[int] | None = None,
     """Resample ``(N, C, *spatial)`` to ``size`` or by ``scale_factor``,
     ``torch.nn.functional.interpolate`` with torch's arguments, defaults and index arithmetic
     (see the module docstring). ``mode``: ``'nearest'``, ``'nearest-exact'``, ``'linear'``
-    (3-D), ``'bilinear'``/``'bicubic'`` (4-D), ``'trilinear'`` (5-D), ``'area'``."""
+    (3-D), ``'bilinear'``/``'bicubic'``/``'lanczos'`` (4-D), ``'trilinear'`` (5-D),
+    ``'area'``."""
     _check_mode(input, mode, align_corners, antialias)
     sizes, scales = _resolve_sizes(input, size, scale_factor, mode, recompute_scale_factor)
     if mode == "area":
