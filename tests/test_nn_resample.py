@@ -114,6 +114,21 @@ def test_upsample_layers(name, kwargs, shape):
         check_layer(fl, tl, RNG.standard_normal(shape), np.float32)
 
 
+def test_vmap_matches_batch():
+    """vmap over the batch gives the batched result (no Python branching on values)."""
+    x = jnp.asarray(RNG.standard_normal((3, 2, 4, 5)))
+    grid = jnp.asarray(RNG.uniform(-1.2, 1.2, (3, 2, 3, 2)))
+    gs = jax.vmap(lambda a, g: F.grid_sample(a[None], g[None], mode="bicubic",
+                                             align_corners=False)[0])(x, grid)
+    np.testing.assert_allclose(gs, F.grid_sample(x, grid, mode="bicubic", align_corners=False),
+                               rtol=1e-12)
+    up = jax.vmap(lambda a: F.interpolate(a[None], scale_factor=1.5, mode="bilinear")[0])(x)
+    np.testing.assert_allclose(up, F.interpolate(x, scale_factor=1.5, mode="bilinear"),
+                               rtol=1e-12)
+    sh = jax.vmap(lambda a: F.pixel_shuffle(F.unfold(a, 2).reshape(8, 3, 4), 2))(x)
+    np.testing.assert_array_equal(sh[1], F.pixel_shuffle(F.unfold(x[1], 2).reshape(8, 3, 4), 2))
+
+
 def test_deprecated_upsample_functions():
     x = RNG.standard_normal((1, 2, 3, 4))
     with warnings.catch_warnings():

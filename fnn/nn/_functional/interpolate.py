@@ -24,6 +24,10 @@ host with torch's CPU kernel arithmetic, in the input's precision (``float32`` f
 
 ``area`` is adaptive average pooling to the output size. The output size with
 ``scale_factor`` is :math:`\lfloor L_{in}\, s\rfloor`.
+
+One known difference: torch 2.13's antialiased CPU kernel, for an output width of 1 and
+more than one output row, repeats the first row (its separable passes disagree with its
+own 2-D result there); fnn returns the separable result.
 """
 
 from __future__ import annotations
