@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._window import NotSupportedError
+
 __all__ = ["grid_sample", "affine_grid"]
 
 _ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
@@ -210,7 +212,7 @@ def affine_grid(theta: jax.Array, size: Sequence[int], align_corners: bool | Non
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     size = tuple(size)
     if len(size) not in (4, 5):
-        raise NotImplementedError("affine_grid only supports 4D and 5D sizes, for 2D and 3D "
+        raise NotSupportedError("affine_grid only supports 4D and 5D sizes, for 2D and 3D "
                                   f"affine transforms, respectively. Got size {size}.")
     k = len(size) - 2
     if theta.ndim != 3 or tuple(theta.shape[-2:]) != (k, k + 1):

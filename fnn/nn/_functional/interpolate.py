@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._window import NotSupportedError
 from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
@@ -230,7 +231,7 @@ def _check_mode(input: jax.Array, mode: str, align_corners: bool | None,
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
     if mode not in _MODES or nd not in (3, 4, 5):
-        raise NotImplementedError(
+        raise NotSupportedError(
             f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {nd}D) for the "
             "modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
             f"nearest-exact (got {mode})")
@@ -242,11 +243,11 @@ def _check_mode(input: jax.Array, mode: str, align_corners: bool | None,
             raise ValueError("Lanczos mode requires antialias=True")
     elif mode == "lanczos" or (want is not None and want != nd - 2):
         if mode == "lanczos":
-            raise NotImplementedError(
+            raise NotSupportedError(
                 f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {nd}D) for the "
                 "modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
                 f"nearest-exact (got {mode})")
-        raise NotImplementedError(f"Got {nd}D input, but {mode} mode needs {want + 2}D input")
+        raise NotSupportedError(f"Got {nd}D input, but {mode} mode needs {want + 2}D input")
 
 
 def interpolate(input: jax.Array, size: int | Sequence[int] | None = None,

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ._window import NotSupportedError
+
 __all__ = ["pad"]
 
 _MODES = ("reflect", "replicate", "circular")
@@ -49,7 +51,7 @@ def _check_nonconstant(input: jax.Array, pairs: list[tuple[int, int]], npad: int
     """torch's checks (and texts) of the reflect/replicate/circular kernels."""
     k = npad // 2
     if k not in (1, 2, 3) or input.ndim not in (k + 1, k + 2):
-        raise NotImplementedError(
+        raise NotSupportedError(
             f"Padding size {npad} is not supported for {input.ndim}D input tensor.\n"
             "Supported combinations for non-constant padding:\n"
             "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
@@ -84,7 +86,7 @@ def pad(input: jax.Array, pad: Sequence[int], mode: str = "constant",
         fill = jnp.asarray(0 if value is None else value, input.dtype)
         return lax.pad(input, fill, [(lo, hi, 0) for lo, hi in pairs])
     if mode not in _MODES:
-        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+        raise NotSupportedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
         raise ValueError(f'pad: Padding mode "{mode}" doesn\'t take in value argument')
     _check_nonconstant(input, pairs, len(pad), mode)
