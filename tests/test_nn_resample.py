@@ -129,6 +129,16 @@ def test_vmap_matches_batch():
     np.testing.assert_array_equal(sh[1], F.pixel_shuffle(F.unfold(x[1], 2).reshape(8, 3, 4), 2))
 
 
+def test_interpolate_nearest_keeps_integers():
+    x = np.arange(24, dtype=np.uint8).reshape(1, 2, 3, 4)
+    y = F.interpolate(jnp.asarray(x), scale_factor=(1.5, 0.75), mode="nearest")
+    assert y.dtype == jnp.uint8
+    np.testing.assert_array_equal(y, TF.interpolate(torch.tensor(x), scale_factor=(1.5, 0.75),
+                                                    mode="nearest").numpy())
+    with pytest.raises(TypeError, match="floating-point"):
+        F.interpolate(jnp.asarray(x), size=2, mode="bilinear")
+
+
 def test_deprecated_upsample_functions():
     x = RNG.standard_normal((1, 2, 3, 4))
     with warnings.catch_warnings():

@@ -264,6 +264,10 @@ def interpolate(input: jax.Array, size: int | Sequence[int] | None = None,
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[input.ndim - 3]
         return pool(input, sizes)
+    if mode not in ("nearest", "nearest-exact") and not jnp.issubdtype(input.dtype,
+                                                                        jnp.floating):
+        raise TypeError(f"interpolate: mode {mode!r} needs a floating-point input, got "
+                        f"{input.dtype} (the nearest modes take any dtype)")
     align = bool(align_corners)
     dt = np.float64 if input.dtype == jnp.float64 else np.float32
     x = input
