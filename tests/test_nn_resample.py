@@ -118,9 +118,9 @@ def test_vmap_matches_batch():
     """vmap over the batch gives the batched result (no Python branching on values)."""
     x = jnp.asarray(RNG.standard_normal((3, 2, 4, 5)))
     grid = jnp.asarray(RNG.uniform(-1.2, 1.2, (3, 2, 3, 2)))
-    gs = jax.vmap(lambda a, g: F.grid_sample(a[None], g[None], mode="bicubic",
+    gs = jax.vmap(lambda a, g: F.grid_sample(a[None], g[None], mode="nearest",
                                              align_corners=False)[0])(x, grid)
-    np.testing.assert_allclose(gs, F.grid_sample(x, grid, mode="bicubic", align_corners=False),
+    np.testing.assert_allclose(gs, F.grid_sample(x, grid, mode="nearest", align_corners=False),
                                rtol=1e-12)
     up = jax.vmap(lambda a: F.interpolate(a[None], scale_factor=1.5, mode="bilinear")[0])(x)
     np.testing.assert_allclose(up, F.interpolate(x, scale_factor=1.5, mode="bilinear"),
