@@ -78,6 +78,19 @@ _TABLE = {
     "TransformerEncoderLayer": ".transformer", "TransformerDecoderLayer": ".transformer",
     "TransformerEncoder": ".transformer", "TransformerDecoder": ".transformer",
     "Transformer": ".transformer",
+    # layers-a (issue 18): padding, resampling, rearranging, 3-D/fractional/LP pools, unpooling
+    **{f"{kind}Pad{n}d": ".padding" for kind in ("Zero", "Constant", "Reflection", "Replication",
+                                                 "Circular") for n in (1, 2, 3)},
+    "Upsample": ".upsampling", "UpsamplingNearest2d": ".upsampling",
+    "UpsamplingBilinear2d": ".upsampling",
+    "PixelShuffle": ".shuffle", "PixelUnshuffle": ".shuffle", "ChannelShuffle": ".shuffle",
+    "Fold": ".fold", "Unfold": ".fold",
+    "MaxPool3d": ".pooling", "AvgPool3d": ".pooling", "AdaptiveMaxPool1d": ".pooling",
+    "AdaptiveMaxPool3d": ".pooling", "AdaptiveAvgPool3d": ".pooling",
+    "LPPool1d": ".pooling", "LPPool2d": ".pooling", "LPPool3d": ".pooling",
+    "FractionalMaxPool2d": ".pooling", "FractionalMaxPool3d": ".pooling",
+    "MaxUnpool1d": ".pooling", "MaxUnpool2d": ".pooling", "MaxUnpool3d": ".pooling",
+    "ConvTranspose3d": ".conv",
     # submodules
     "functional": ".functional", "init": ".init",
     # rnn.py (recurrent layers) and the nn.utils package

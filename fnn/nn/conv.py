@@ -1,4 +1,4 @@
-r"""Convolution layers: ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d`` (``torch.nn`` names and args).
+r"""Convolution layers: ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d`` (torch names and args).
 
 Parameters are stored as torch stores them: ``weight`` ``(out, in/groups, *kernel)`` for a
 convolution and ``(in, out/groups, *kernel)`` for a transposed one, ``bias`` ``(out,)``.
@@ -25,11 +25,13 @@ from ._functional.conv import (
     conv_padding,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
 )
 from ._functional.padding import pad
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 IntOrTuple = int | Sequence[int]
@@ -223,3 +225,11 @@ class ConvTranspose2d(_ConvTranspose):
 
     _n = 2
     _fn = staticmethod(conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTranspose):
+    r"""``torch.nn.ConvTranspose3d``: the adjoint of ``Conv3d``; weight
+    ``(C_in, C_out/groups, kD, kH, kW)``; arguments as :class:`ConvTranspose2d`."""
+
+    _n = 3
+    _fn = staticmethod(conv_transpose3d)

@@ -24,6 +24,24 @@ _OPS = {
     # attention and Transformers (rms_norm: in the normalization row above)
     "._functional.attention": ["scaled_dot_product_attention", "multi_head_attention_forward",
                                "sdpa_path"],
+    # layers-a (issue 18): resampling, rearranging, 3-D/fractional/LP pools, unpooling
+    "._functional.interpolate": ["interpolate", "upsample", "upsample_nearest",
+                                 "upsample_bilinear"],
+    "._functional.grid_sample": ["grid_sample", "affine_grid"],
+    "._functional.shuffle": ["pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+                             "native_channel_shuffle"],
+    "._functional.fold": ["fold", "unfold"],
+    # (the same files as the 1-D/2-D forms: absolute keys, a dict key can appear only once)
+    "._functional.unpooling": ["max_unpool1d", "max_unpool2d", "max_unpool3d"],
+    "._functional.fractional_pooling": ["fractional_max_pool2d", "fractional_max_pool3d",
+                                        "fractional_max_pool2d_with_indices",
+                                        "fractional_max_pool3d_with_indices"],
+    "fnn.nn._functional.pooling": [
+        "max_pool3d", "avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool3d",
+        "adaptive_avg_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d_with_indices",
+        "max_pool2d_with_indices", "max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",
+        "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices"],
+    "fnn.nn._functional.conv": ["conv_transpose3d", "conv_tbc"],
     "..losses": ["l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
                  "binary_cross_entropy_with_logits", "kl_div", "huber_loss", "smooth_l1_loss",
                  "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",

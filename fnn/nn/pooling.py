@@ -1,5 +1,7 @@
-r"""Pooling layers: ``MaxPool1d/2d``, ``AvgPool1d/2d``, ``AdaptiveAvgPool1d/2d``,
-``AdaptiveMaxPool2d`` (``torch.nn`` names, arguments and reprs; no parameters).
+r"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``,
+``AdaptiveMaxPool1d/2d/3d``, ``LPPool1d/2d/3d``, ``FractionalMaxPool2d/3d`` and
+``MaxUnpool1d/2d/3d`` (``torch.nn`` names, arguments and reprs; no parameters). Every max
+pool takes ``return_indices=True`` (torch's flat per-plane indices, for ``MaxUnpool``).
 
 The math (window sizes, ``ceil_mode``, ``count_include_pad``, adaptive bins) is in
 :mod:`fnn.nn._functional.pooling`; these layers hold the hyperparameters, check them at
@@ -13,16 +15,22 @@ from collections.abc import Sequence
 import jax
 
 from ._functional._window import check_positive, ntuple
+from ._functional.fractional_pooling import fractional_max_pool_nd
 from ._functional.pooling import (
     adaptive_pool_nd,
     avg_pool_nd,
     check_max_pool_padding,
+    lp_pool_nd,
     max_pool_nd,
 )
+from ._functional.unpooling import max_unpool_nd
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+           "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
+           "FractionalMaxPool2d", "FractionalMaxPool3d", "MaxUnpool1d", "MaxUnpool2d",
+           "MaxUnpool3d"]
 
 IntOrTuple = int | Sequence[int]
 
@@ -66,17 +74,15 @@ class _MaxPoolNd(Module):
                  padding: IntOrTuple = 0, dilation: IntOrTuple = 1,
                  return_indices: bool = False, ceil_mode: bool = False):
         name = type(self).__name__
-        if return_indices:
-            raise ValueError(f"{name}: return_indices=True is not supported")
         stride = kernel_size if stride is None else stride
         _check(self._n, name, kernel_size=kernel_size, stride=stride, padding=padding,
                dilation=dilation)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
-    def forward(self, params: dict, x: jax.Array) -> jax.Array:
+    def forward(self, params: dict, x: jax.Array):
         return max_pool_nd(self._n, self._label(), x, self.kernel_size, self.stride,
-                           self.padding, self.dilation, self.ceil_mode, False)
+                           self.padding, self.dilation, self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -94,9 +100,16 @@ class MaxPool1d(_MaxPoolNd):
 class MaxPool2d(_MaxPoolNd):
     r"""``torch.nn.MaxPool2d``: the maximum over each ``kernel_size`` window (stride
     defaults to the kernel size), on ``(N, C, H, W)`` or ``(C, H, W)``; arguments as
-    :class:`MaxPool1d`. ``return_indices=True`` is not supported."""
+    :class:`MaxPool1d`. ``return_indices=True`` also returns the flat ``H*W`` indices."""
 
     _n = 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    """``torch.nn.MaxPool3d``: the maximum over each ``kernel_size`` window of
+    ``(N, C, D, H, W)`` or ``(C, D, H, W)``; arguments as :class:`MaxPool1d`."""
+
+    _n = 3
 
 
 class _AvgPoolNd(Module):
@@ -148,6 +161,14 @@ class AvgPool2d(_AvgPoolNd):
     _n = 2
 
 
+class AvgPool3d(_AvgPoolNd):
+    """``torch.nn.AvgPool3d(kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True, divisor_override=None)`` on ``(N, C, D, H, W)`` or
+    ``(C, D, H, W)``."""
+
+    _n = 3
+
+
 class _AdaptivePoolNd(Module):
     _n = 2
     _reduce = "avg"
@@ -177,16 +198,178 @@ class AdaptiveAvgPool2d(_AdaptivePoolNd):
     _n = 2
 
 
-class AdaptiveMaxPool2d(_AdaptivePoolNd):
-    """``torch.nn.AdaptiveMaxPool2d(output_size, return_indices=False)``: the maximum of each
-    adaptive bin (``return_indices=True`` is not supported)."""
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveAvgPool3d(output_size)``: adaptive bins in D, H and W."""
 
-    _n = 2
+    _n = 3
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     _reduce = "max"
 
     def __init__(self, output_size: int | None | Sequence[int | None],
                  return_indices: bool = False):
-        if return_indices:
-            raise ValueError("AdaptiveMaxPool2d: return_indices=True is not supported")
         super().__init__(output_size)
         self.return_indices = return_indices
+
+    def forward(self, params: dict, x: jax.Array):
+        return adaptive_pool_nd(self._n, self._label(), x, self.output_size, self._reduce,
+                                self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """``torch.nn.AdaptiveMaxPool1d(output_size, return_indices=False)``: the maximum of each
+    adaptive bin (and its index along ``L``)."""
+
+    _n = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """``torch.nn.AdaptiveMaxPool2d(output_size, return_indices=False)``: the maximum of each
+    adaptive bin (and its flat ``H*W`` index)."""
+
+    _n = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """``torch.nn.AdaptiveMaxPool3d(output_size, return_indices=False)``: the maximum of each
+    adaptive bin (and its flat ``D*H*W`` index)."""
+
+    _n = 3
+
+
+class _LPPoolNd(Module):
+    _n = 2
+
+    def __init__(self, norm_type: float, kernel_size: IntOrTuple,
+                 stride: IntOrTuple | None = None, ceil_mode: bool = False):
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def forward(self, params: dict, x: jax.Array) -> jax.Array:
+        return lp_pool_nd(self._n, self._label(), x, self.norm_type, self.kernel_size,
+                          self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    r"""``torch.nn.LPPool1d(norm_type, kernel_size, stride=None, ceil_mode=False)``: power-average
+    pooling :math:`y = (\sum_{j \in W} x_j^p)^{1/p}` (``p = \infty``: max pooling)."""
+
+    _n = 1
+
+
+class LPPool2d(_LPPoolNd):
+    r"""``torch.nn.LPPool2d(norm_type, kernel_size, stride=None, ceil_mode=False)``:
+    :math:`y = (\sum_{W} x^p)^{1/p}` over 2-D windows."""
+
+    _n = 2
+
+
+class LPPool3d(_LPPoolNd):
+    r"""``torch.nn.LPPool3d(norm_type, kernel_size, stride=None, ceil_mode=False)``:
+    :math:`y = (\sum_{W} x^p)^{1/p}` over 3-D windows."""
+
+    _n = 3
+
+
+class _FractionalMaxPoolNd(Module):
+    """Shared constructor/forward of ``FractionalMaxPool{2,3}d``. A given
+    ``_random_samples`` is a buffer (as torch registers it); otherwise each call draws the
+    samples from :meth:`Module.make_key` (in train and eval mode alike, as torch)."""
+
+    _n = 2
+
+    def __init__(self, kernel_size: IntOrTuple, output_size: IntOrTuple | None = None,
+                 output_ratio: float | Sequence[float] | None = None,
+                 return_indices: bool = False, _random_samples: jax.Array | None = None):
+        n, name = self._n, type(self).__name__
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", name)
+        self.return_indices = return_indices
+        self._fnn_samples = _random_samples
+        self.output_size = None if output_size is None else ntuple(output_size, n,
+                                                                   "output_size", name)
+        self.output_ratio: tuple[float, ...] | None = None if output_ratio is None else (
+            tuple(output_ratio) if isinstance(output_ratio, (tuple, list))
+            else (float(output_ratio),) * n)  # type: ignore[arg-type]
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling "
+                             "ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def init_own_buffers(self, dtype) -> dict:
+        if self._fnn_samples is None:
+            return {}
+        return {"_random_samples": jax.numpy.asarray(self._fnn_samples, dtype)}
+
+    def forward(self, params: dict, x: jax.Array):
+        if self._fnn_samples is None:
+            samples, key = None, self.make_key()
+        else:
+            samples, key = self.get_buffers()["_random_samples"], None
+        return fractional_max_pool_nd(self._n, x, self.kernel_size, self.output_size,
+                                      self.output_ratio, self.return_indices, samples, key)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """``torch.nn.FractionalMaxPool2d(kernel_size, output_size=None, output_ratio=None,
+    return_indices=False, _random_samples=None)`` (Graham 2014): see
+    :func:`fnn.nn.functional.fractional_max_pool2d`. Needs ``key=`` in ``apply`` unless
+    ``_random_samples`` is given."""
+
+    _n = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """``torch.nn.FractionalMaxPool3d``: :class:`FractionalMaxPool2d` over ``(T, H, W)``."""
+
+    _n = 3
+
+
+class _MaxUnpoolNd(Module):
+    _n = 2
+
+    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+                 padding: IntOrTuple = 0):
+        n, name = self._n, type(self).__name__
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", name)
+        self.stride = ntuple(stride if stride is not None else kernel_size, n, "stride", name)
+        self.padding = ntuple(padding, n, "padding", name)
+
+    def forward(self, params: dict, x: jax.Array, indices: jax.Array,
+                output_size: Sequence[int] | None = None) -> jax.Array:
+        return max_unpool_nd(self._n, x, indices, self.kernel_size, self.stride, self.padding,
+                             output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """``torch.nn.MaxUnpool1d(kernel_size, stride=None, padding=0)``: ``forward(params, x,
+    indices, output_size=None)`` puts each value back at its index, zeros elsewhere."""
+
+    _n = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """``torch.nn.MaxUnpool2d(kernel_size, stride=None, padding=0)``: the partial inverse of
+    :class:`MaxPool2d` (with ``return_indices=True``)."""
+
+    _n = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """``torch.nn.MaxUnpool3d(kernel_size, stride=None, padding=0)``: the partial inverse of
+    :class:`MaxPool3d`."""
+
+    _n = 3

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ntuple", "check_rank", "check_positive", "window_output_size", "pool_output_size"]
+__all__ = ["ntuple", "check_rank", "check_positive", "window_output_size", "pool_output_size",
+           "NotSupportedError"]
+
+
+class NotSupportedError(ValueError, NotImplementedError):
+    """A combination torch rejects with ``NotImplementedError`` (a padding size for a rank,
+    an interpolation mode for a rank): fnn's ``ValueError`` for bad input, and still caught
+    by ported code's ``except NotImplementedError``."""
 
 
 def _is_int(v: Any) -> bool:

@@ -37,7 +37,8 @@ from jax import lax
 from ._conv_cl import conv_channels_first
 from ._window import check_positive, check_rank, ntuple, window_output_size
 
-__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "conv_tbc"]
 
 _DIMS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
 IntOrTuple = int | Sequence[int]
@@ -208,3 +209,37 @@ def conv_transpose2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None
     ``(L - 1)*s - 2p + d*(k - 1) + output_padding + 1``."""
     return _conv_transpose_nd(2, "conv_transpose2d", input, weight, bias, stride, padding,
                               output_padding, groups, dilation)
+
+
+def conv_transpose3d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
+                     stride: IntOrTuple = 1, padding: IntOrTuple = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1) -> jax.Array:
+    """3-D transposed convolution, ``torch.nn.functional.conv_transpose3d``: input
+    ``(N, C_in, D, H, W)`` or unbatched, weight ``(C_in, C_out/groups, kD, kH, kW)``."""
+    return _conv_transpose_nd(3, "conv_transpose3d", input, weight, bias, stride, padding,
+                              output_padding, groups, dilation)
+
+
+def conv_tbc(input: jax.Array, weight: jax.Array, bias: jax.Array, pad: int = 0) -> jax.Array:
+    r"""``torch.nn.functional.conv_tbc``: a 1-D convolution in time-batch-channel layout,
+    input ``(T, B, C_in)``, weight ``(K, C_in, C_out)``, bias ``(C_out,)``, ``pad`` zeros on
+    both ends of time: :math:`y[t, b, o] = b_o + \sum_{k, c} w[k, c, o]\, x_{pad}[t + k, b, c]`,
+    output ``(T + 2 pad - K + 1, B, C_out)``."""
+    if input.ndim != 3:
+        raise ValueError("conv_tbc: Input must have 3 dims: time, batch, in_channel")
+    if weight.ndim != 3:
+        raise ValueError("conv_tbc: Weight tensor must have 3 dims: kernel_width, in_channels, "
+                         "out_channels.")
+    if bias.ndim != 1:
+        raise ValueError("conv_tbc: Bias must be 1-D")
+    if input.shape[2] != weight.shape[1]:
+        raise ValueError("conv_tbc: Input dim 2 (input channels) is not == dim 1 in the weight "
+                         "tensor")
+    if bias.shape[0] != weight.shape[2]:
+        raise ValueError("conv_tbc: Bias size must equal dim 2 in the weight tensor (output "
+                         "channels).")
+    x = jnp.transpose(input, (1, 2, 0))           # (B, C_in, T)
+    w = jnp.transpose(weight, (2, 1, 0))          # (C_out, C_in, K)
+    y = _conv_nd(1, "conv_tbc", x, w, bias, 1, pad, 1, 1)
+    return jnp.transpose(y, (2, 0, 1))

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ._window import NotSupportedError
+
 __all__ = ["pad"]
 
 _MODES = ("reflect", "replicate", "circular")
@@ -31,37 +33,44 @@ _MODES = ("reflect", "replicate", "circular")
 
 def _pairs(input: jax.Array, pad: Sequence[int]) -> list[tuple[int, int]]:
     """Reversed torch pairs -> ``(low, high)`` per dimension of ``input`` (front dims 0)."""
+    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad):
+        raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, got "
+                        f"{tuple(pad)}")
     if len(pad) % 2 != 0:
-        raise ValueError(f"pad: padding length must be divisible by 2, got {len(pad)}")
+        raise ValueError("pad: Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:
         raise ValueError(
-            "pad: padding length should be less than or equal to two times the input dimension "
+            "pad: Padding length should be less than or equal to two times the input dimension "
             f"but got padding length {len(pad)} and input of dimension {input.ndim}")
-    if not all(isinstance(p, int) and not isinstance(p, bool) for p in pad):
-        raise ValueError(f"pad: padding amounts must be ints, got {tuple(pad)}")
-    tail = [(pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)][::-1]
+    tail = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)][::-1]
     return [(0, 0)] * (input.ndim - len(tail)) + tail
 
 
 def _check_nonconstant(input: jax.Array, pairs: list[tuple[int, int]], npad: int,
                        mode: str) -> None:
+    """torch's checks (and texts) of the reflect/replicate/circular kernels."""
     k = npad // 2
     if k not in (1, 2, 3) or input.ndim not in (k + 1, k + 2):
-        raise ValueError(
-            f"pad: padding size {npad} is not supported for {input.ndim}D input in mode "
-            f"{mode!r}; supported: 2D or 3D input with padding size 2, 3D or 4D input with 4, "
-            "4D or 5D input with 6")
-    for dim, (lo, hi), size in zip(range(input.ndim), pairs, input.shape):
-        too_big = (max(lo, hi) >= size) if mode == "reflect" else (max(lo, hi) > size)
-        if mode != "replicate" and too_big:
-            rule = "less than" if mode == "reflect" else "at most"
+        raise NotSupportedError(
+            f"Padding size {npad} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    for dim, (lo, hi), size in reversed(list(zip(range(input.ndim), pairs, input.shape))):
+        if (lo, hi) == (0, 0):
+            continue
+        if mode == "reflect" and max(lo, hi) >= size:
             raise ValueError(
-                f"pad: in mode {mode!r} each padding amount must be {rule} the corresponding "
-                f"input dimension, but got padding ({lo}, {hi}) at dimension {dim} of input "
+                "pad: Argument #4: Padding size should be less than the corresponding input "
+                f"dimension, but got: padding ({lo}, {hi}) at dimension {dim} of input "
                 f"{list(input.shape)}")
-        if size + min(lo, 0) + min(hi, 0) <= 0:
-            raise ValueError(f"pad: cropping ({lo}, {hi}) leaves nothing of dimension {dim} of "
-                             f"input {list(input.shape)}")
+        if mode == "circular" and max(lo, hi) > size:
+            raise ValueError("pad: Padding value causes wrapping around more than once.")
+        if size + lo + hi <= 0:
+            axis = "DHW"[dim - input.ndim] if dim - input.ndim >= -3 else str(dim)
+            raise ValueError(f"pad: input ({axis}: {size}) is too small. Calculated output "
+                             f"{axis}: {size + lo + hi}")
 
 
 def pad(input: jax.Array, pad: Sequence[int], mode: str = "constant",
@@ -77,10 +86,9 @@ def pad(input: jax.Array, pad: Sequence[int], mode: str = "constant",
         fill = jnp.asarray(0 if value is None else value, input.dtype)
         return lax.pad(input, fill, [(lo, hi, 0) for lo, hi in pairs])
     if mode not in _MODES:
-        raise ValueError(f"pad: unrecognised padding mode {mode!r}, expected one of "
-                         "'constant', 'reflect', 'replicate', 'circular'")
+        raise NotSupportedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
-        raise ValueError(f'pad: padding mode "{mode}" doesn\'t take in value argument')
+        raise ValueError(f'pad: Padding mode "{mode}" doesn\'t take in value argument')
     _check_nonconstant(input, pairs, len(pad), mode)
     out = input
     for dim, ((lo, hi), size) in enumerate(zip(pairs, input.shape)):

@@ -26,6 +26,7 @@ Adaptive pools split a length :math:`L` into :math:`L_{out}` bins
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import partial
 
@@ -36,8 +37,12 @@ from jax import lax
 
 from ._window import check_positive, check_rank, ntuple, pool_output_size
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "adaptive_max_pool2d"]
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "lp_pool1d",
+           "lp_pool2d", "lp_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+           "max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",
+           "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices"]
 
 IntOrTuple = int | Sequence[int]
 
@@ -101,6 +106,10 @@ def check_max_pool_padding(who: str, pad: Sequence[int], kernel: Sequence[int]) 
     if len(pad) == 1:
         raise ValueError(f"{who}: max_pool1d() padding should be at most half of kernel size, "
                          f"but got padding={pad[0]} and kernel_size={kernel[0]}")
+    if len(pad) == 3:
+        (kt, kh, kw), (pt, ph, pw) = kernel, pad
+        raise ValueError(f"{who}: pad should be smaller than or equal to half of kernel size, "
+                         f"but got kT: {kt} kW: {kw} kH: {kh} padT: {pt} padW: {pw} padH: {ph}")
     dims = "".join(f", pad{a} = {p}" for a, p in zip("DHW"[-len(pad):][::-1], pad[::-1]))
     ks = "".join(f", k{a} = {k}" for a, k in zip("DHW"[-len(pad):][::-1], kernel[::-1]))
     raise ValueError(f"{who}: pad should be smaller than or equal to half of kernel size, but "
@@ -108,11 +117,15 @@ def check_max_pool_padding(who: str, pad: Sequence[int], kernel: Sequence[int]) 
 
 
 def max_pool_nd(n: int, who: str, input, kernel_size, stride, padding, dilation, ceil_mode,
-              return_indices) -> jax.Array:
-    if return_indices:
-        raise ValueError(f"{who}: return_indices=True is not supported")
+                return_indices):
+    """Max pooling over the last ``n`` dims; with ``return_indices`` also each maximum's
+    flat index in its ``(N, C)`` plane of the (unpadded) input, torch's convention."""
     win = _Window(n, who, input, kernel_size, stride, padding, dilation, ceil_mode)
     check_max_pool_padding(who, win.pad, win.kernel)
+    if return_indices:
+        bins = [_dilated_bins(*args) for args in zip(win.lengths, win.kernel, win.stride,
+                                                      win.pad, win.dilation, win.out)]
+        return _first_max(*_gather_windows(input, bins), _flat_index(bins, win.lengths))
     if win.stride == win.kernel and not any(win.pad) and all(d == 1 for d in win.dilation):
         return _max_pool_tiles(input, win)
     if all(d == 1 for d in win.dilation):
@@ -254,7 +267,7 @@ def avg_pool_nd(n: int, who: str, input, kernel_size, stride, padding, ceil_mode
 
 def max_pool1d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
                padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> jax.Array:
+               return_indices: bool = False):
     r"""1-D max pooling, ``torch.nn.functional.max_pool1d``: :math:`y_i = \max_j x_{si - p + dj}`
     over ``(N, C, L)`` or ``(C, L)``; ``stride`` defaults to ``kernel_size``."""
     return max_pool_nd(1, "max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode,
@@ -263,7 +276,7 @@ def max_pool1d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | N
 
 def max_pool2d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
                padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> jax.Array:
+               return_indices: bool = False):
     r"""2-D max pooling, ``torch.nn.functional.max_pool2d`` over ``(N, C, H, W)`` or
     ``(C, H, W)``; padding counts as :math:`-\infty`; ``stride`` defaults to ``kernel_size``."""
     return max_pool_nd(2, "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode,
@@ -328,14 +341,34 @@ def _gather_windows(x: jax.Array, bins: list[tuple[np.ndarray, np.ndarray]]
     return x.reshape(x.shape[:lead + n] + (-1,)), mask.reshape(outs + (-1,))
 
 
-def _first_max(windows: jax.Array, mask: np.ndarray) -> jax.Array:
-    """Window maximum; the gradient goes to the first maximal element, as in torch."""
+def _flat_index(bins: list[tuple[np.ndarray, np.ndarray]], lengths: Sequence[int]
+                ) -> np.ndarray:
+    """``(o_1, ..., o_n, K)``: the flat plane index of each window element (the order of
+    :func:`_gather_windows`)."""
+    flat = np.zeros((), np.int64)
+    for (idx, _), L in zip(bins, lengths):
+        flat = np.multiply.outer(flat * L, np.ones(idx.shape, np.int64)) + idx
+    n = len(bins)
+    order = [2 * i for i in range(n)] + [2 * i + 1 for i in range(n)]
+    flat = np.transpose(flat, order)
+    return flat.reshape(flat.shape[:n] + (-1,))
+
+
+def _first_max(windows: jax.Array, mask: np.ndarray, flat: np.ndarray | None = None):
+    """Window maximum; the gradient goes to the first maximal element, as in torch. Given
+    ``flat`` (:func:`_flat_index`), also that element's flat index (``int64`` under x64)."""
     masked = jnp.where(mask, windows, _lowest(windows.dtype))
     first = jnp.argmax(masked, axis=-1, keepdims=True)
-    return jnp.take_along_axis(masked, first, axis=-1)[..., 0]
+    best = jnp.take_along_axis(masked, first, axis=-1)[..., 0]
+    if flat is None:
+        return best
+    flat = np.broadcast_to(flat, windows.shape)
+    index = jnp.take_along_axis(jnp.asarray(flat, jnp.int_), first, axis=-1)[..., 0]
+    return best, index
 
 
-def adaptive_pool_nd(n: int, who: str, input: jax.Array, output_size, reduce: str) -> jax.Array:
+def adaptive_pool_nd(n: int, who: str, input: jax.Array, output_size, reduce: str,
+                     return_indices: bool = False):
     check_rank(input, n, who)
     lengths = tuple(input.shape[-n:])
     if any(L == 0 for L in lengths):
@@ -348,9 +381,13 @@ def adaptive_pool_nd(n: int, who: str, input: jax.Array, output_size, reduce: st
     sizes = tuple(L if o is None else o for L, o in zip(lengths, sizes))
     if any(not isinstance(o, int) or o < 0 for o in sizes):
         raise ValueError(f"{who}: output_size must be non-negative ints, got {output_size!r}")
-    windows, mask = _gather_windows(input, [_adaptive_bins(L, o) for L, o in zip(lengths, sizes)])
+    if any(o == 0 for o in sizes):  # torch returns an empty tensor
+        empty = jnp.zeros(input.shape[:-n] + sizes, input.dtype)
+        return (empty, jnp.zeros(empty.shape, jnp.int_)) if return_indices else empty
+    bins = [_adaptive_bins(L, o) for L, o in zip(lengths, sizes)]
+    windows, mask = _gather_windows(input, bins)
     if reduce == "max":
-        return _first_max(windows, mask)
+        return _first_max(windows, mask, _flat_index(bins, lengths) if return_indices else None)
     count = jnp.asarray(mask.sum(axis=-1), input.dtype)
     return jnp.sum(jnp.where(mask, windows, 0), axis=-1) / count
 
@@ -369,8 +406,132 @@ def adaptive_avg_pool2d(input: jax.Array, output_size: int | None | Sequence[int
 
 
 def adaptive_max_pool2d(input: jax.Array, output_size: int | None | Sequence[int | None],
-                        return_indices: bool = False) -> jax.Array:
-    """``torch.nn.functional.adaptive_max_pool2d``: the maximum of each adaptive bin."""
-    if return_indices:
-        raise ValueError("adaptive_max_pool2d: return_indices=True is not supported")
-    return adaptive_pool_nd(2, "adaptive_max_pool2d", input, output_size, "max")
+                        return_indices: bool = False):
+    """``torch.nn.functional.adaptive_max_pool2d``: the maximum of each adaptive bin (and its
+    flat index in the ``H*W`` plane with ``return_indices=True``)."""
+    return adaptive_pool_nd(2, "adaptive_max_pool2d", input, output_size, "max", return_indices)
+
+
+# ---------------------------------------------------------------------- 3-D, indices, LP
+def max_pool3d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    r"""3-D max pooling, ``torch.nn.functional.max_pool3d`` over ``(N, C, D, H, W)`` or
+    ``(C, D, H, W)``; with ``return_indices`` also the flat ``D*H*W`` index of each maximum."""
+    return max_pool_nd(3, "max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode,
+                       return_indices)
+
+
+def max_pool1d_with_indices(input: jax.Array, kernel_size: IntOrTuple,
+                            stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+                            dilation: IntOrTuple = 1, ceil_mode: bool = False,
+                            return_indices: bool = True) -> tuple[jax.Array, jax.Array]:
+    """``torch.nn.functional.max_pool1d_with_indices``: :func:`max_pool1d` and the indices."""
+    return max_pool_nd(1, "max_pool1d", input, kernel_size, stride, padding, dilation,
+                       ceil_mode, True)
+
+
+def max_pool2d_with_indices(input: jax.Array, kernel_size: IntOrTuple,
+                            stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+                            dilation: IntOrTuple = 1, ceil_mode: bool = False,
+                            return_indices: bool = True) -> tuple[jax.Array, jax.Array]:
+    """``torch.nn.functional.max_pool2d_with_indices``: :func:`max_pool2d` and the flat
+    ``H*W`` indices of the maxima."""
+    return max_pool_nd(2, "max_pool2d", input, kernel_size, stride, padding, dilation,
+                       ceil_mode, True)
+
+
+def max_pool3d_with_indices(input: jax.Array, kernel_size: IntOrTuple,
+                            stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+                            dilation: IntOrTuple = 1, ceil_mode: bool = False,
+                            return_indices: bool = True) -> tuple[jax.Array, jax.Array]:
+    """``torch.nn.functional.max_pool3d_with_indices``: :func:`max_pool3d` and the indices."""
+    return max_pool_nd(3, "max_pool3d", input, kernel_size, stride, padding, dilation,
+                       ceil_mode, True)
+
+
+def avg_pool3d(input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> jax.Array:
+    """3-D average pooling, ``torch.nn.functional.avg_pool3d`` over ``(N, C, D, H, W)`` or
+    ``(C, D, H, W)`` (arguments as :func:`avg_pool2d`)."""
+    return avg_pool_nd(3, "avg_pool3d", input, kernel_size, stride, padding, ceil_mode,
+                       count_include_pad, divisor_override)
+
+
+def adaptive_avg_pool3d(input: jax.Array, output_size: int | None | Sequence[int | None]
+                        ) -> jax.Array:
+    """``torch.nn.functional.adaptive_avg_pool3d`` over ``(N, C, D, H, W)`` or ``(C, D, H, W)``."""
+    return adaptive_pool_nd(3, "adaptive_avg_pool3d", input, output_size, "avg")
+
+
+def adaptive_max_pool1d(input: jax.Array, output_size: int | Sequence[int],
+                        return_indices: bool = False):
+    """``torch.nn.functional.adaptive_max_pool1d``: the maximum of each adaptive bin (and its
+    index along ``L`` with ``return_indices=True``)."""
+    return adaptive_pool_nd(1, "adaptive_max_pool1d", input, output_size, "max", return_indices)
+
+
+def adaptive_max_pool3d(input: jax.Array, output_size: int | None | Sequence[int | None],
+                        return_indices: bool = False):
+    """``torch.nn.functional.adaptive_max_pool3d`` (flat ``D*H*W`` indices with
+    ``return_indices=True``)."""
+    return adaptive_pool_nd(3, "adaptive_max_pool3d", input, output_size, "max", return_indices)
+
+
+def adaptive_max_pool1d_with_indices(input: jax.Array, output_size: int | Sequence[int],
+                                     return_indices: bool = True
+                                     ) -> tuple[jax.Array, jax.Array]:
+    """``torch.nn.functional.adaptive_max_pool1d_with_indices``."""
+    return adaptive_pool_nd(1, "adaptive_max_pool1d", input, output_size, "max", True)
+
+
+def adaptive_max_pool2d_with_indices(input: jax.Array,
+                                     output_size: int | None | Sequence[int | None],
+                                     return_indices: bool = True
+                                     ) -> tuple[jax.Array, jax.Array]:
+    """``torch.nn.functional.adaptive_max_pool2d_with_indices``."""
+    return adaptive_pool_nd(2, "adaptive_max_pool2d", input, output_size, "max", True)
+
+
+def adaptive_max_pool3d_with_indices(input: jax.Array,
+                                     output_size: int | None | Sequence[int | None],
+                                     return_indices: bool = True
+                                     ) -> tuple[jax.Array, jax.Array]:
+    """``torch.nn.functional.adaptive_max_pool3d_with_indices``."""
+    return adaptive_pool_nd(3, "adaptive_max_pool3d", input, output_size, "max", True)
+
+
+def lp_pool_nd(n: int, who: str, input: jax.Array, norm_type: float, kernel_size: IntOrTuple,
+               stride: IntOrTuple | None, ceil_mode: bool) -> jax.Array:
+    r"""torch's ``lp_pool{n}d``: :math:`(\sum_{window} x^p)^{1/p}`, computed as torch does,
+    ``(sign(a) relu(|a|) * prod(k))^{1/p}`` with ``a = avg_pool(x^p)``; ``p = \pm\infty``
+    is a max pool of :math:`\pm|x|`."""
+    kernel = ntuple(kernel_size, n, "kernel_size", who)
+    if norm_type == float("inf"):
+        return max_pool_nd(n, who, jnp.abs(input), kernel_size, stride, 0, 1, ceil_mode, False)
+    if norm_type == -float("inf"):
+        return -max_pool_nd(n, who, -jnp.abs(input), kernel_size, stride, 0, 1, ceil_mode,
+                            False)
+    out = avg_pool_nd(n, who, input ** norm_type, kernel_size, stride, 0, ceil_mode, True, None)
+    out = jnp.sign(out) * jax.nn.relu(jnp.abs(out)) * math.prod(kernel)
+    return out ** (1.0 / norm_type)
+
+
+def lp_pool1d(input: jax.Array, norm_type: float, kernel_size: IntOrTuple,
+              stride: IntOrTuple | None = None, ceil_mode: bool = False) -> jax.Array:
+    r"""``torch.nn.functional.lp_pool1d``: power-average pooling
+    :math:`y = (\sum_{j \in W} x_j^p)^{1/p}` (``p=1``: sum pooling, ``p=\infty``: max)."""
+    return lp_pool_nd(1, "lp_pool1d", input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input: jax.Array, norm_type: float, kernel_size: IntOrTuple,
+              stride: IntOrTuple | None = None, ceil_mode: bool = False) -> jax.Array:
+    r"""``torch.nn.functional.lp_pool2d``: :math:`y = (\sum_{W} x^p)^{1/p}` over 2-D windows."""
+    return lp_pool_nd(2, "lp_pool2d", input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input: jax.Array, norm_type: float, kernel_size: IntOrTuple,
+              stride: IntOrTuple | None = None, ceil_mode: bool = False) -> jax.Array:
+    r"""``torch.nn.functional.lp_pool3d``: :math:`y = (\sum_{W} x^p)^{1/p}` over 3-D windows."""
+    return lp_pool_nd(3, "lp_pool3d", input, norm_type, kernel_size, stride, ceil_mode)
