@@ -86,7 +86,7 @@ class _Window:
                 in zip(self.lengths, self.kernel, self.stride, self.pad, self.dilation, self.out)]
         return [(0, 0)] * self.lead + [(p, h) for p, h in zip(self.pad, high)]
 
-    def reduce(self, input: jax.Array, init: jax.Array, op) -> jax.Array:
+    def reduce(self, input: jax.Array, init: jax.typing.ArrayLike, op) -> jax.Array:
         ones = (1,) * self.lead
         return lax.reduce_window(input, init, op, ones + self.kernel, ones + self.stride,
                                  self.padding(), window_dilation=ones + self.dilation)
@@ -348,7 +348,7 @@ def adaptive_pool_nd(n: int, who: str, input: jax.Array, output_size, reduce: st
     sizes = tuple(L if o is None else o for L, o in zip(lengths, sizes))
     if any(not isinstance(o, int) or o < 0 for o in sizes):
         raise ValueError(f"{who}: output_size must be non-negative ints, got {output_size!r}")
-    windows, mask = _gather_windows(input, [_adaptive_bins(L, o) for L, o in zip(lengths, sizes)])
+    windows, mask = _gather_windows(input, [_adaptive_bins(L, o) for L, o in zip(lengths, sizes)])  # type: ignore[arg-type]
     if reduce == "max":
         return _first_max(windows, mask)
     count = jnp.asarray(mask.sum(axis=-1), input.dtype)
