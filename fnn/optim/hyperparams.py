@@ -82,6 +82,11 @@ def get_hyperparams(state: Any) -> list[dict[str, Any]]:
 
 
 def get_hyperparam(state: Any, name: str, group: int | None = None) -> Any:
+    """Hyperparameter ``name`` of group ``group``, or of every group as a list (``None``).
+
+    torch: ``opt.param_groups[group][name]`` (``[g[name] for g in opt.param_groups]``).
+    An unknown ``name`` raises ``KeyError`` naming the hyperparameters the groups have.
+    """
     groups = find_state(state).param_groups
     _check_name(groups, name)
     if group is not None:
