@@ -43,6 +43,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True  # show `lr=1e-3`, not a float's repr
 autoclass_content = "both"  # class docstring + __init__'s
+autodoc_inherit_docstrings = False  # a layer's init_params shows its own doc, or none
 autosummary_generate = False  # the pages are written by fnn_apigen, not by autosummary
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
