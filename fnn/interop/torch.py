@@ -317,7 +317,7 @@ def optimizer_state_to_torch(opt: Any, opt_state: Any, params: Mapping, torch_op
     step = int(st.step)
     sd = torch_opt.state_dict()
     id2name = _names_of(torch_module)
-    index = {}
+    index: dict[Any, Any] = {}
     i = 0
     for g in torch_opt.param_groups:
         for p in g["params"]:

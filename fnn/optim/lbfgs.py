@@ -96,7 +96,7 @@ def ravel(params: PyTree) -> tuple[Array, Callable[[Array], PyTree]]:
     offsets = np.cumsum([0, *sizes])
 
     def unravel(v: Array) -> PyTree:
-        out = [None] * len(leaves)
+        out: list[Any] = [None] * len(leaves)
         for k, i in enumerate(order):
             piece = v[offsets[k]:offsets[k + 1]]
             out[i] = piece.reshape(leaves[i].shape).astype(leaves[i].dtype)
