@@ -40,6 +40,7 @@ class _ConvNd(Module):
 
     _n: int = 2
     _transposed: bool = False
+    padding: Any  # a string ("same", "valid") or a tuple of ints (always ints if transposed)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrTuple,
                  stride: IntOrTuple, padding: str | IntOrTuple, dilation: IntOrTuple,
@@ -68,9 +69,9 @@ class _ConvNd(Module):
         self.stride = ntuple(stride, n, "stride", name)
         self.dilation = ntuple(dilation, n, "dilation", name)
         self.output_padding = ntuple(output_padding, n, "output_padding", name)
-        for what, v in (("kernel_size", self.kernel_size), ("stride", self.stride),
-                        ("dilation", self.dilation)):
-            check_positive(v, what, name)
+        for what, vals in (("kernel_size", self.kernel_size), ("stride", self.stride),
+                           ("dilation", self.dilation)):
+            check_positive(vals, what, name)
         self._pad_pairs = conv_padding(padding, n, self.kernel_size, self.stride, self.dilation,
                                        name)
         self.padding = padding if isinstance(padding, str) else ntuple(padding, n, "padding", name)
