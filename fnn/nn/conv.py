@@ -46,9 +46,9 @@ class _ConvNd(Module):
                  stride: IntOrTuple, padding: str | IntOrTuple, dilation: IntOrTuple,
                  groups: int, bias: bool, padding_mode: str, output_padding: IntOrTuple = 0):
         name, n = type(self).__name__, self._n
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"{name}: {what} must be a non-negative int, got {v!r}")
+        for what, c in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+                raise ValueError(f"{name}: {what} must be a non-negative int, got {c!r}")
         if not isinstance(groups, int) or isinstance(groups, bool) or groups <= 0:
             raise ValueError(f"{name}: groups must be a positive integer")
         if in_channels % groups != 0:
@@ -69,9 +69,9 @@ class _ConvNd(Module):
         self.stride = ntuple(stride, n, "stride", name)
         self.dilation = ntuple(dilation, n, "dilation", name)
         self.output_padding = ntuple(output_padding, n, "output_padding", name)
-        for what, vals in (("kernel_size", self.kernel_size), ("stride", self.stride),
-                           ("dilation", self.dilation)):
-            check_positive(vals, what, name)
+        for what, v in (("kernel_size", self.kernel_size), ("stride", self.stride),
+                        ("dilation", self.dilation)):
+            check_positive(v, what, name)
         self._pad_pairs = conv_padding(padding, n, self.kernel_size, self.stride, self.dilation,
                                        name)
         self.padding = padding if isinstance(padding, str) else ntuple(padding, n, "padding", name)
