@@ -341,14 +341,14 @@ def adaptive_pool_nd(n: int, who: str, input: jax.Array, output_size, reduce: st
     if any(L == 0 for L in lengths):
         raise ValueError(f"{who}: expected input with non-zero spatial sizes, got shape "
                          f"{tuple(input.shape)}")
-    sizes = (output_size,) * n if output_size is None or isinstance(output_size, int) \
+    sizes: tuple = (output_size,) * n if output_size is None or isinstance(output_size, int) \
         else tuple(output_size)
     if len(sizes) != n:
         raise ValueError(f"{who}: output_size must be an int or a tuple of {n}, got {output_size!r}")
     sizes = tuple(L if o is None else o for L, o in zip(lengths, sizes))
     if any(not isinstance(o, int) or o < 0 for o in sizes):
         raise ValueError(f"{who}: output_size must be non-negative ints, got {output_size!r}")
-    windows, mask = _gather_windows(input, [_adaptive_bins(L, o) for L, o in zip(lengths, sizes)])  # type: ignore[arg-type]
+    windows, mask = _gather_windows(input, [_adaptive_bins(L, o) for L, o in zip(lengths, sizes)])
     if reduce == "max":
         return _first_max(windows, mask)
     count = jnp.asarray(mask.sum(axis=-1), input.dtype)
