@@ -72,6 +72,33 @@ def _directive(obj: Any) -> str:
     return "autodata"
 
 
+def _has_own_doc(modname: str, name: str, obj: Any) -> bool:
+    """Whether autodoc would show ``obj``'s own docs, not its type's (a dict's, a partial's).
+
+    Functions and classes have their own; other objects need a ``__doc__`` of their own or
+    a ``#:`` doc comment where they are assigned.
+    """
+    if inspect.isclass(obj) or inspect.isroutine(obj):
+        return True
+    doc = getattr(obj, "__doc__", None)
+    if doc and doc != getattr(type(obj), "__doc__", None):
+        return True
+    try:  # a `#:` comment (only Sphinx reads them)
+        from sphinx.pycode import ModuleAnalyzer
+
+        return ("", name) in ModuleAnalyzer.for_module(modname).find_attr_docs()
+    except Exception:  # no Sphinx here, or no source to read
+        return False
+
+
+def _entry(modname: str, name: str, obj: Any) -> str:
+    """The directive documenting ``modname.name``."""
+    if _has_own_doc(modname, name, obj):
+        return f".. {_directive(obj)}:: {modname}.{name}\n"
+    # no docs of its own: its name and type only (autodoc would print its type's docstring)
+    return f".. py:data:: {modname}.{name}\n   :type: {type(obj).__name__}\n"
+
+
 def plan(modules: list[str]) -> dict[str, tuple[list[str], list[tuple[str, Any]]]]:
     """For each module: (summary targets, [(name, obj) documented on its page])."""
     documented: dict[int, str] = {}  # id(obj) -> "module.name" where it is documented
@@ -89,7 +116,8 @@ def plan(modules: list[str]) -> dict[str, tuple[list[str], list[tuple[str, Any]]
             home = _home(obj)
             if home is None or home == modname:
                 here.append((name, obj))
-                summary.append(name)
+                if _has_own_doc(modname, name, obj):  # autosummary would show its type's doc
+                    summary.append(name)
             elif getattr(obj, "__name__", name) in exported.get(home, ()):
                 summary.append(f"{home}.{getattr(obj, '__qualname__', name)}")
             elif home.split(".")[0] == PACKAGE and id(obj) not in documented:
@@ -120,9 +148,7 @@ def render(modname: str, summary: list[str], here: list[tuple[str, Any]],
         lines += [".. toctree::", "   :maxdepth: 1", "   :caption: Submodules", ""]
         lines += [f"   {child}" for child in children]
         lines.append("")
-    for name, obj in here:
-        lines.append(f".. {_directive(obj)}:: {modname}.{name}")
-        lines.append("")
+    lines += [_entry(modname, name, obj) for name, obj in here]
     return "\n".join(lines)
 
 
