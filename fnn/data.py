@@ -74,7 +74,7 @@ def load_digits(size: int = 8) -> tuple[np.ndarray, np.ndarray]:
 
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/): big-endian element types
-_IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+_IDX_TYPES: dict[int, np.dtype] = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 

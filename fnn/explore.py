@@ -144,6 +144,7 @@ def _draw(res: TestOptimResult):
     from matplotlib.figure import Figure
 
     st, d = res.style, res.test_fn.domain
+    assert st is not None  # test_optim always sets it
     xs = np.linspace(d.xmin, d.xmax, st.bg_xy_breaks)
     ys = np.linspace(d.ymin, d.ymax, st.bg_xy_breaks)
     gx, gy = np.meshgrid(xs, ys)
@@ -191,7 +192,7 @@ def _write_gif(res: TestOptimResult, path: Path, fps: float) -> Path:
         return line, end
 
     FuncAnimation(fig, frame, frames=range(1, steps + 1), blit=False).save(
-        path, writer=PillowWriter(fps=fps))
+        path, writer=PillowWriter(fps=fps))  # type: ignore[arg-type]  # a float fps works
     return path
 
 

@@ -233,7 +233,7 @@ def train_state_shardings(state: TrainState, mesh: Mesh, *, fsdp: bool = False,
     optimizer state by :func:`state_shardings`, buffers, step and key replicated.
     A function of shapes only (it works on tracers inside ``jit``)."""
     ps = param_shardings(state.params, mesh, fsdp=fsdp, axis=axis, rule=rule)
-    rep = NamedSharding(mesh, P())
+    rep: Any = NamedSharding(mesh, P())  # a TrainState of shardings, not of arrays
     return TrainState(ps, state_shardings(state.opt_state, state.params, ps, axis=axis),
                       jax.tree.map(lambda _: rep, state.buffers), rep, rep)
 

@@ -238,7 +238,8 @@ def resolve(test_fn: str | TestFunction | tuple | Callable, domain: Any = None) 
     if isinstance(test_fn, tuple):
         if len(test_fn) != 2:
             raise ValueError(f"test_fn as a tuple must be (fn, domain), got {len(test_fn)} items")
-        test_fn, domain = test_fn[0], domain if domain is not None else test_fn[1]
+        pair = test_fn
+        test_fn, domain = pair[0], domain if domain is not None else pair[1]
     if isinstance(test_fn, str):
         tf = get(test_fn)
     elif isinstance(test_fn, TestFunction):

@@ -235,8 +235,8 @@ def binary_cross_entropy_with_logits(input: jax.Array, target: jax.Array,
     if weight is not None:
         loss = loss * weight
     if loss.shape != input.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: weight {tuple(np.shape(weight))} / "
-                         f"pos_weight {tuple(np.shape(pos_weight))} must broadcast to the input "
+        raise ValueError(f"binary_cross_entropy_with_logits: weight {np.shape(weight)} / "  # type: ignore[arg-type]
+                         f"pos_weight {np.shape(pos_weight)} must broadcast to the input "  # type: ignore[arg-type]
                          f"shape {input.shape}, got {loss.shape}")
     return apply_reduction(loss, reduction)
 

@@ -32,14 +32,15 @@ class _ConvNd(Module):
 
     _n: int = 2
     _transposed: bool = False
+    padding: Any  # a string ("same", "valid") or a tuple of ints (always ints if transposed)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrTuple,
                  stride: IntOrTuple, padding: str | IntOrTuple, dilation: IntOrTuple,
                  groups: int, bias: bool, padding_mode: str, output_padding: IntOrTuple = 0):
         name, n = type(self).__name__, self._n
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"{name}: {what} must be a non-negative int, got {v!r}")
+        for what, c in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+                raise ValueError(f"{name}: {what} must be a non-negative int, got {c!r}")
         if not isinstance(groups, int) or isinstance(groups, bool) or groups <= 0:
             raise ValueError(f"{name}: groups must be a positive integer")
         if in_channels % groups != 0:

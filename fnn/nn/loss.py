@@ -62,6 +62,7 @@ class _Loss(Module):
     _fn: ClassVar[str]
     _args: ClassVar[tuple[tuple[str, Any], ...]]
     _kwonly: ClassVar[bool] = False
+    _signature: ClassVar[inspect.Signature]  # torch's constructor signature, built below
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -99,7 +100,7 @@ class _Loss(Module):
         """``criterion(input, target, ...)``: the loss function with the stored options."""
         return getattr(losses, self._fn)(*inputs, **self._fnn_options)
 
-    forward = __call__  # torch's criterion.forward(input, target)
+    forward = __call__  # type: ignore[assignment]  # torch's criterion.forward(input, target)
 
 
 class L1Loss(_Loss):

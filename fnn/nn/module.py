@@ -361,6 +361,7 @@ class Sequential(Module):
     applied in order. Parameterless children (activations) have no entry in ``params``."""
 
     def __init__(self, *modules: Module | Mapping[str, Module]):
+        items: list[tuple[str, Any]]
         if len(modules) == 1 and isinstance(modules[0], Mapping):
             items = list(modules[0].items())
         else:

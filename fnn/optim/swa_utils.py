@@ -113,6 +113,7 @@ class AveragedModel:
         n = state.n_averaged
         tree = (params, buffers) if self.use_buffers else params
         avg_tree = (state.params, state.buffers) if self.use_buffers else state.params
+        treedef: Any  # jaxlib's PyTreeDef has no stubs
         avgs, treedef = jax.tree.flatten(avg_tree)
         ps = treedef.flatten_up_to(tree)
         if self.multi_avg_fn is not None:

@@ -69,6 +69,7 @@ def batch_norm(input: jax.Array, running_mean: jax.Array | None, running_var: ja
                          "statistics")
     use_batch = training or running_mean is None or running_var is None
     if not use_batch:
+        assert running_mean is not None and running_var is not None
         y = (input - jnp.reshape(running_mean, shape)) * jax.lax.rsqrt(
             jnp.reshape(running_var, shape) + eps)
         return _affine(y, weight, bias, shape), running_mean, running_var

@@ -91,7 +91,7 @@ class _Window:
                 in zip(self.lengths, self.kernel, self.stride, self.pad, self.dilation, self.out)]
         return [(0, 0)] * self.lead + [(p, h) for p, h in zip(self.pad, high)]
 
-    def reduce(self, input: jax.Array, init: jax.Array, op) -> jax.Array:
+    def reduce(self, input: jax.Array, init: jax.typing.ArrayLike, op) -> jax.Array:
         ones = (1,) * self.lead
         return lax.reduce_window(input, init, op, ones + self.kernel, ones + self.stride,
                                  self.padding(), window_dilation=ones + self.dilation)
@@ -374,7 +374,7 @@ def adaptive_pool_nd(n: int, who: str, input: jax.Array, output_size, reduce: st
     if any(L == 0 for L in lengths):
         raise ValueError(f"{who}: expected input with non-zero spatial sizes, got shape "
                          f"{tuple(input.shape)}")
-    sizes = (output_size,) * n if output_size is None or isinstance(output_size, int) \
+    sizes: tuple = (output_size,) * n if output_size is None or isinstance(output_size, int) \
         else tuple(output_size)
     if len(sizes) != n:
         raise ValueError(f"{who}: output_size must be an int or a tuple of {n}, got {output_size!r}")

@@ -168,7 +168,7 @@ class LRScheduler:
         groups = self.prepare(tuple(groups))
         groups = tuple(g if "initial_lr" in g else {**g, "initial_lr": g["lr"]} for g in groups)
         state = SchedulerState(
-            last_epoch=-1, step_count=0,
+            last_epoch=-1, step_count=0,  # type: ignore[arg-type]  # ints until the first step
             base_lrs=self.base_lrs(groups), last_lr=lrs_of(groups),
             extra=self.init_extra(groups))
         return self.initial_step(state, groups)

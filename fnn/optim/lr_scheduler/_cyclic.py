@@ -107,7 +107,7 @@ class CyclicLR(LRScheduler):
             groups = set_momentum(groups, moms, self.use_beta1)
         return lrs, groups
 
-    def as_schedule(self, group: int = 0) -> Callable[[Any], Any]:
+    def as_schedule(self, group: int = 0) -> Callable[[Any], Any]:  # type: ignore[override]
         """The lr of param group ``group`` as an optax-style schedule ``count -> lr``."""
         base = per_group("base_lr", self.base_lr, group + 1)[group] if isinstance(
             self.base_lr, (list, tuple)) else self.base_lr
@@ -221,7 +221,7 @@ class OneCycleLR(LRScheduler):
             groups = set_momentum(groups, [self._phased(g, e, 3) for g in groups], self.use_beta1)
         return lrs, groups
 
-    def as_schedule(self, group: int = 0) -> Callable[[Any], Any]:
+    def as_schedule(self, group: int = 0) -> Callable[[Any], Any]:  # type: ignore[override]
         """The lr of param group ``group`` as an optax-style schedule ``count -> lr``."""
         top = self.max_lr[group] if isinstance(self.max_lr, (list, tuple)) else self.max_lr
         g = {"initial_lr": top / self.div_factor, "max_lr": top,

@@ -84,8 +84,8 @@ def _rebuild(new: Any, old: Any, old_host: Any, leaf: Any) -> Any:
         return {k: _rebuild(v, pick(old, k), pick(old_host, k), leaf) for k, v in new.items()}
     if isinstance(new, (tuple, list)):
         n = len(new)
-        pick = lambda t: t if isinstance(t, (tuple, list)) and len(t) == n else [None] * n
-        vals = [_rebuild(a, b, c, leaf) for a, b, c in zip(new, pick(old), pick(old_host))]
+        same = lambda t: t if isinstance(t, (tuple, list)) and len(t) == n else [None] * n
+        vals = [_rebuild(a, b, c, leaf) for a, b, c in zip(new, same(old), same(old_host))]
         return type(new)(*vals) if hasattr(new, "_fields") else type(new)(vals)
     if new is None:
         return None
