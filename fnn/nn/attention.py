@@ -83,9 +83,9 @@ class MultiheadAttention(Module):
             p["bias_v"] = nn_init.xavier_normal_(kbv, (1, 1, e), dtype=dtype)
         return p
 
-    def init(self, key: jax.Array, dtype: Any = jnp.float32) -> dict:
+    def init(self, key: jax.Array, *example: Any, dtype: Any = None) -> dict:
         """torch's parameter order (own parameters, then ``out_proj``) and zero ``out_proj.bias``."""
-        p = super().init(key, dtype)
+        p = super().init(key, *example, dtype=dtype)
         if "bias" in p["out_proj"]:
             p["out_proj"]["bias"] = jnp.zeros_like(p["out_proj"]["bias"])
         order = ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight",

@@ -196,10 +196,10 @@ class _Stack(Module):
         self.norm = norm
         self.scan_layers = True
 
-    def init(self, key: jax.Array, dtype: Any = jnp.float32) -> dict:
+    def init(self, key: jax.Array, *example: Any, dtype: Any = None) -> dict:
         """As torch's deep copies: every layer starts with the *same* parameters (torch's
         documented behaviour; re-initialise them if you want them to differ)."""
-        p = super().init(key, dtype)
+        p = super().init(key, *example, dtype=dtype)
         if "layers" in p and "0" in p["layers"]:
             p["layers"] = {str(i): p["layers"]["0"] for i in range(len(self.layers))}
         return p
@@ -330,9 +330,9 @@ class Transformer(Module):
         self.nhead = nhead
         self.batch_first = batch_first
 
-    def init(self, key: jax.Array, dtype: Any = jnp.float32) -> dict:
+    def init(self, key: jax.Array, *example: Any, dtype: Any = None) -> dict:
         k_init, k_xavier = jax.random.split(key)
-        p = super().init(k_init, dtype)
+        p = super().init(k_init, *example, dtype=dtype)
         leaves, treedef = jax.tree.flatten(p)
         keys = jax.random.split(k_xavier, max(len(leaves), 1))
         leaves = [nn_init.xavier_uniform_(k, leaf.shape, dtype=leaf.dtype) if leaf.ndim > 1

@@ -247,6 +247,7 @@ def _check_mode(input: jax.Array, mode: str, align_corners: bool | None,
                 f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {nd}D) for the "
                 "modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
                 f"nearest-exact (got {mode})")
+        assert want is not None  # only lanczos has no fixed rank, and it raised above
         raise NotSupportedError(f"Got {nd}D input, but {mode} mode needs {want + 2}D input")
 
 
