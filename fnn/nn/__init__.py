@@ -54,6 +54,8 @@ _TABLE = {
     "CosineEmbeddingLoss": ".loss", "MarginRankingLoss": ".loss",
     "TripletMarginLoss": ".loss", "TripletMarginWithDistanceLoss": ".loss",
     "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
+    # checkpoint_activations.py (issue 19: activation checkpointing)
+    "checkpoint": ".checkpoint_activations", "Checkpoint": ".checkpoint_activations",
     # submodules
     "functional": ".functional", "init": ".init",
 }

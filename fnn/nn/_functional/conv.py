@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..._autocast import autocast_op
 from ._conv_cl import conv_channels_first
 from ._window import check_positive, check_rank, ntuple, window_output_size
 
@@ -164,6 +165,7 @@ def _conv_transpose_nd(n: int, who: str, input: jax.Array, weight: jax.Array,
     return y if batched else y[0]
 
 
+@autocast_op("conv1d")
 def conv1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
            groups: int = 1) -> jax.Array:
@@ -172,6 +174,7 @@ def conv1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
     return _conv_nd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op("conv2d")
 def conv2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
            groups: int = 1) -> jax.Array:
@@ -180,6 +183,7 @@ def conv2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
     return _conv_nd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op("conv3d")
 def conv3d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
            groups: int = 1) -> jax.Array:
@@ -188,6 +192,7 @@ def conv3d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
     return _conv_nd(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op("conv_transpose1d")
 def conv_transpose1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
                      stride: IntOrTuple = 1, padding: IntOrTuple = 0,
                      output_padding: IntOrTuple = 0, groups: int = 1,
@@ -199,6 +204,7 @@ def conv_transpose1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None
                               output_padding, groups, dilation)
 
 
+@autocast_op("conv_transpose2d")
 def conv_transpose2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
                      stride: IntOrTuple = 1, padding: IntOrTuple = 0,
                      output_padding: IntOrTuple = 0, groups: int = 1,
