@@ -159,29 +159,34 @@ F = TypeVar("F", bound=Callable[..., Any])
 def autocast_op(op: str) -> Callable[[F], F]:
     """Decorate a functional op so that it follows its category in :data:`OP_CATEGORIES`
     under :func:`fnn.amp.autocast`, and traces its products at the float32 matmul
-    precision of :mod:`fnn._precision` (full float32 by default, as torch)."""
+    precision of :mod:`fnn._precision` (full float32 by default, as torch).
+
+    The wrapper adds exactly one stack frame (warnings raised by a decorated op use
+    ``stacklevel`` one higher)."""
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            policy = _POLICY.get()
+            cat = None if policy is None else category(op, policy.device_type)
             with matmul_precision():
-                return _call(op, fn, args, kwargs)
+                if cat is None:
+                    return fn(*args, **kwargs)
+                first = args[0] if args else next(iter(kwargs.values()), None)
+                args, kwargs = cast_for(op, args, kwargs)
+                token = _POLICY.set(None)      # torch's wrapper: no autocast inside the op
+                try:
+                    out = fn(*args, **kwargs)
+                finally:
+                    _POLICY.reset(token)
+            return _norm_output(out, first) if cat == NORM else out
         return wrapper  # type: ignore[return-value]
     return decorate
 
 
-def _call(op: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
-    policy = _POLICY.get()
-    if policy is None or category(op, policy.device_type) is None:
-        return fn(*args, **kwargs)
-    first = args[0] if args else next(iter(kwargs.values()), None)
-    args, kwargs = cast_for(op, args, kwargs)
-    token = _POLICY.set(None)
-    try:
-        out = fn(*args, **kwargs)
-    finally:
-        _POLICY.reset(token)
-    if category(op, policy.device_type) == NORM and _eligible(first):
-        if isinstance(out, tuple):
-            return (out[0].astype(first.dtype),) + out[1:]
-        return out.astype(first.dtype)
-    return out
+def _norm_output(out: Any, first: Any) -> Any:
+    """The ``"norm"`` category's output in the input's dtype (only the first output)."""
+    if not _eligible(first):
+        return out
+    if isinstance(out, tuple):
+        return (out[0].astype(first.dtype),) + out[1:]
+    return out.astype(first.dtype)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -16,13 +17,13 @@ from .. import _autocast
 __all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype"]
 
 _DEFAULT_DTYPE = {"cpu": jnp.bfloat16, "cuda": jnp.float16}
-_scaler_made = False
+_SCALERS: weakref.WeakSet = weakref.WeakSet()
 
 
-def note_scaler() -> None:
-    """Record that an enabled :class:`GradScaler` exists (silences the float16 warning)."""
-    global _scaler_made
-    _scaler_made = True
+def note_scaler(scaler: Any) -> None:
+    """Record an enabled :class:`GradScaler`: while one is alive, float16 autocast does not
+    warn."""
+    _SCALERS.add(scaler)
 
 
 def _device_type(device_type: str | None) -> str:
@@ -60,8 +61,8 @@ class autocast:  # noqa: N801  (torch's name)
         enabled: ``False`` turns autocast off inside (nested regions too).
 
     float16 has a narrow range: without loss scaling small gradients flush to zero, so a
-    float16 autocast entered while no enabled :class:`fnn.amp.GradScaler` has been created
-    warns (bfloat16 needs no scaler).
+    float16 autocast entered while no enabled :class:`fnn.amp.GradScaler` exists warns
+    (bfloat16 needs no scaler).
     torch: ``torch.autocast(device_type, dtype=None, enabled=True)`` (``cache_enabled``
     has no meaning under jit: casts are fused by XLA).
     """
@@ -79,7 +80,7 @@ class autocast:  # noqa: N801  (torch's name)
         self._tokens: list = []
 
     def __enter__(self) -> autocast:
-        if self.enabled and self.dtype == jnp.float16 and not _scaler_made:
+        if self.enabled and self.dtype == jnp.float16 and not _SCALERS:
             warnings.warn(
                 "autocast(dtype=float16) without a GradScaler: float16 gradients below ~6e-8 "
                 "flush to zero and large ones overflow. Scale the loss with "

@@ -102,7 +102,7 @@ class GradScaler:
             if isinstance(growth_interval, bool) or not isinstance(growth_interval, int) \
                     or growth_interval < 1:
                 raise ValueError(f"growth_interval must be a positive int, got {growth_interval!r}")
-            note_scaler()
+            note_scaler(self)
         self.init_scale = float(init_scale)
         self.growth_factor = float(growth_factor)
         self.backoff_factor = float(backoff_factor)

@@ -44,7 +44,7 @@ def kl_div(input: jax.Array, target: jax.Array, size_average: bool | None = None
     else:
         red = get_reduction("kl_div", reduction, valid=("none", "batchmean", "mean", "sum"))
         if red == "mean":
-            warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=2)
+            warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=3)
         if red == "batchmean":
             red = "sum"
     check_same_shape("kl_div", input, target)

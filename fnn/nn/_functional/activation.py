@@ -232,7 +232,7 @@ def hardswish(input: jax.Array) -> jax.Array:
 def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
     if dim is None:
         warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
-                      "Change the call to include dim=X as an argument.", stacklevel=3)
+                      "Change the call to include dim=X as an argument.", stacklevel=4)
         return 0 if ndim in (0, 1, 3) else 1
     _check.integer(name, "dim", dim)
     if not -max(ndim, 1) <= dim < max(ndim, 1):
