@@ -72,7 +72,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding, Sharding
 from jax.sharding import PartitionSpec as P
 
 from . import _tree
-from .train import TrainState
+from .train_state import TrainState
 
 __all__ = ["make_mesh", "replicate", "batch_sharding", "shard_batch", "fsdp_spec",
            "param_shardings", "shard_params", "state_shardings", "shard_like",

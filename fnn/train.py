@@ -32,39 +32,25 @@ import functools
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _check
+from . import _check, parallel
 from .data import _check_batch_size, batch_indices
 from .nn.module import Module
 from .optim.nonfinite import find_nonfinite_states, nonfinite_stats
 from .optim.step import step as optim_step
+from .train_state import TrainState
 
 __all__ = ["TrainState", "init_state", "as_loss_fn", "train_step_fn", "make_train_step",
            "make_train_steps", "make_train_epoch", "next_epoch_key", "make_evaluate",
            "evaluate", "fit"]
 
 LossFn = Callable[..., Any]
-
-
-class TrainState(NamedTuple):
-    """Everything that changes during training, as one pytree (a ``jit``/``scan`` carry).
-
-    ``params`` and ``buffers`` (nested dicts), ``opt_state`` (``opt.init(params)``),
-    ``step`` (int32, optimizer steps taken) and ``key`` (the run's ``jax.random.key``).
-    Its fields are :func:`fnn.checkpoint.save`'s arguments.
-    """
-
-    params: Any
-    opt_state: Any
-    buffers: Any
-    step: jax.Array
-    key: jax.Array
 
 
 def init_state(params: Any, opt: optax.GradientTransformation, *, buffers: Any = None,
@@ -159,8 +145,7 @@ def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransfor
         return TrainState(params, opt_state, buffers, state.step + 1, key), value
 
     if mesh is not None:
-        from .parallel import constrain_step
-        return constrain_step(step, mesh, fsdp=fsdp)
+        return parallel.constrain_step(step, mesh, fsdp=fsdp)
     return step
 
 
@@ -170,6 +155,17 @@ def make_train_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransf
     """:func:`train_step_fn` under ``jax.jit``, donating the state (``donate=False`` keeps it)."""
     return jax.jit(train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp),
                    donate_argnums=0 if donate else ())
+
+
+def _rows(data: Any, rows: jax.Array) -> Any:
+    """The batch ``rows`` of device-resident ``data`` (every leaf indexed on its first axis)."""
+    return jax.tree.map(lambda a: a[rows], data)
+
+
+def _scan_rows(step: Callable[[TrainState, Any], tuple[TrainState, Any]], state: TrainState,
+               data: Any, idx: jax.Array) -> tuple[TrainState, Any]:
+    """``step`` over the batches ``idx[0], idx[1], ...`` of ``data`` in one ``lax.scan``."""
+    return jax.lax.scan(lambda s, rows: step(s, _rows(data, rows)), state, idx)
 
 
 def make_train_steps(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
@@ -182,14 +178,7 @@ def make_train_steps(model_or_loss_fn: Module | LossFn, opt: optax.GradientTrans
     ``jax.tree.map(lambda a: a[idx[i]], data)``. ``data`` stays on the device, whole.
     """
     step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
-
-    def steps(state: TrainState, data: Any, idx: jax.Array):
-        def body(s, rows):
-            return step(s, jax.tree.map(lambda a: a[rows], data))
-
-        return jax.lax.scan(body, state, idx)
-
-    return jax.jit(steps, donate_argnums=0 if donate else ())
+    return jax.jit(functools.partial(_scan_rows, step), donate_argnums=0 if donate else ())
 
 
 def _make_indexed_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
@@ -199,7 +188,7 @@ def _make_indexed_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTra
     step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
 
     def one(state: TrainState, data: Any, rows: jax.Array):
-        return step(state, jax.tree.map(lambda a: a[rows], data))
+        return step(state, _rows(data, rows))
 
     return jax.jit(one, donate_argnums=0)
 
@@ -234,11 +223,7 @@ def make_train_epoch(model_or_loss_fn: Module | LossFn, opt: optax.GradientTrans
     def epoch(state: TrainState, data: Any):
         state, perm = next_epoch_key(state)
         idx = batch_indices(perm if shuffle else None, _num_samples(data), batch_size)
-
-        def body(s, rows):
-            return step(s, jax.tree.map(lambda a: a[rows], data))
-
-        return jax.lax.scan(body, state, idx)
+        return _scan_rows(step, state, data, idx)
 
     return jax.jit(epoch, donate_argnums=0 if donate else ())
 
@@ -337,15 +322,11 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
     batch dropped). With ``steps_per_call=1`` (the default) every batch is one call of the
     jitted, donating step (:func:`make_train_step`'s computation, the batch gathered on the
     device), dispatched asynchronously; with ``steps_per_call=k > 1`` the batches run ``k``
-    at a time in one compiled ``lax.scan`` (at most two compiled shapes). A scan removes
-    the ~10-40 us of Python dispatch per step, which pays for tiny models (the posts' MLP),
-    but XLA:CPU runs some convolution gradients many times slower inside a loop body than
-    at top level (measured: a 3x3 32->64 convolution's weight gradient on 32x32 inputs,
-    ~67x; fnn's own convolution avoids this for the shapes of Fleuret's CNN, whose scanned
-    and dispatched steps now cost the same), so the default is one call per step. The bar (``tqdm.auto``: terminal or
-    notebook) shows the loss and samples/s. ``eval_data`` (a Module only)
-    is evaluated after every epoch. ``callback(epoch, state, history)`` runs after each
-    epoch (checkpoint there). ``state`` is donated: use the returned one.
+    at a time in one compiled ``lax.scan`` (at most two compiled shapes), which saves the
+    Python dispatch per step (docs/notes/performance.md says when that pays). The bar
+    (``tqdm.auto``: terminal or notebook) shows the loss and samples/s. ``eval_data`` (a
+    Module only) is evaluated after every epoch. ``callback(epoch, state, history)`` runs
+    after each epoch (checkpoint there). ``state`` is donated: use the returned one.
 
     ``history``: ``"epoch"``, ``"loss"`` (mean training loss of the epoch),
     ``"step_loss"`` (every step's loss), ``"time"`` (seconds per epoch, the first one
@@ -360,6 +341,41 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
     :func:`fnn.parallel.initialize_distributed`) every process calls ``fit`` with the same
     full data set and gets the same (global) state back.
     """
+    _check_fit(model_or_loss_fn, state, epochs, batch_size, steps_per_call, eval_data)
+    data = jax.tree.map(jnp.asarray, train_data)
+    n = _num_samples(data)
+    nb = n // batch_size
+    batch_indices(None, n, batch_size)  # validates batch_size
+    chunk = max(1, min(int(steps_per_call), nb))
+    run = _make_runner(model_or_loss_fn, opt, loss, chunk, mesh, fsdp)
+    if mesh is not None:
+        data = parallel.replicate(data, mesh)
+        state = parallel.shard_state(state, mesh, fsdp=fsdp)
+    split = jax.jit(next_epoch_key, donate_argnums=0)
+    hist = _new_history(eval_data is not None)
+    bar = _progress(epochs * nb, progress, "training")
+    try:
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            state, perm = split(state)
+            idx = batch_indices(perm if shuffle else None, n, batch_size)
+            post: dict[str, Any] = {"epoch": epoch}
+            # report every ``every`` steps: one host sync per report, dispatch stays async
+            every = chunk if chunk > 1 else max(1, min(nb, 10))
+            state, ls = _run_epoch(run, state, data, idx, every, batch_size, bar, post)
+            _record_epoch(hist, epoch, ls, time.perf_counter() - t0, batch_size, state)
+            if eval_data is not None:
+                _record_eval(hist, model_or_loss_fn, state, eval_data, loss, bar, post)
+            if callback is not None:
+                callback(epoch, state, hist)
+    finally:
+        if bar is not None:
+            bar.close()
+    return state, hist
+
+
+def _check_fit(model_or_loss_fn: Any, state: Any, epochs: Any, batch_size: Any,
+               steps_per_call: Any, eval_data: Any) -> None:
     _check.integer("fnn.train.fit", "epochs", epochs, low=1)
     _check_batch_size(batch_size)
     _check.integer("fnn.train.fit", "steps_per_call", steps_per_call, low=1)
@@ -367,71 +383,73 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
     if eval_data is not None and not isinstance(model_or_loss_fn, Module):
         raise ValueError("fnn.train.fit: eval_data needs a Module (evaluation runs the model); "
                          "evaluate a loss_fn yourself in callback")
-    data = jax.tree.map(jnp.asarray, train_data)
-    n = _num_samples(data)
-    nb = n // batch_size
-    batch_indices(None, n, batch_size)  # validates batch_size
-    chunk = max(1, min(int(steps_per_call), nb))
+
+
+# run(state, data, idx, start, stop) -> (state, losses of the batches idx[start:stop])
+Runner = Callable[[TrainState, Any, jax.Array, int, int], tuple[TrainState, jax.Array]]
+
+
+def _make_runner(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
+                 loss: LossFn | None, chunk: int, mesh: Any, fsdp: bool) -> Runner:
+    """Run the batches ``idx[start:stop]``: one scanned call (``chunk > 1``, ``stop - start
+    <= chunk``) or one dispatched call of the jitted step per batch (``chunk == 1``)."""
     if chunk > 1:
-        run = make_train_steps(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
-    else:
-        run = _make_indexed_step(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
-    if mesh is not None:
-        from . import parallel
-        data = parallel.replicate(data, mesh)
-        state = parallel.shard_state(state, mesh, fsdp=fsdp)
-    split = jax.jit(next_epoch_key, donate_argnums=0)
+        steps = make_train_steps(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
+        return lambda state, data, idx, start, stop: steps(state, data, idx[start:stop])
+    one = _make_indexed_step(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
+
+    def run(state: TrainState, data: Any, idx: jax.Array, start: int, stop: int):
+        pending = []
+        for i in range(start, stop):
+            state, li = one(state, data, idx[i])
+            pending.append(li)
+        return state, jnp.stack(pending)
+
+    return run
+
+
+def _run_epoch(run: Runner, state: TrainState, data: Any, idx: jax.Array, every: int,
+               batch_size: int, bar: Any, post: dict[str, Any]) -> tuple[TrainState, np.ndarray]:
+    """All batches of ``idx``, ``every`` per host sync (the bar's update); their losses."""
+    nb = idx.shape[0]
+    losses = []
+    for start in range(0, nb, every):
+        tc = time.perf_counter()
+        state, ls = run(state, data, idx, start, min(start + every, nb))
+        ls = np.asarray(ls)
+        losses.append(ls)
+        if bar is not None:
+            post["loss"] = f"{ls.mean():.4g}"
+            post["samples/s"] = f"{len(ls) * batch_size / (time.perf_counter() - tc):,.0f}"
+            bar.set_postfix(post, refresh=False)
+            bar.update(len(ls))
+    return state, np.concatenate(losses)
+
+
+def _new_history(with_eval: bool) -> dict[str, list]:
     hist: dict[str, list] = {"epoch": [], "loss": [], "step_loss": [], "time": [],
                              "samples_per_s": []}
-    if eval_data is not None:
+    if with_eval:
         hist["val_loss"], hist["val_accuracy"] = [], []
-    bar = _progress(epochs * nb, progress, "training")
-    try:
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
-            state, perm = split(state)
-            idx = batch_indices(perm if shuffle else None, n, batch_size)
-            losses, post = [], {"epoch": epoch}
-            # report every ``every`` steps: one host sync per report, dispatch stays async
-            every = chunk if chunk > 1 else max(1, min(nb, 10))
-            for start in range(0, nb, every):
-                tc = time.perf_counter()
-                if chunk > 1:
-                    state, ls = run(state, data, idx[start:start + chunk])
-                else:
-                    pending = []
-                    for i in range(start, min(start + every, nb)):
-                        state, li = run(state, data, idx[i])
-                        pending.append(li)
-                    ls = jnp.stack(pending)
-                ls = np.asarray(ls)
-                losses.append(ls)
-                if bar is not None:
-                    post["loss"] = f"{ls.mean():.4g}"
-                    post["samples/s"] = f"{len(ls) * batch_size / (time.perf_counter() - tc):,.0f}"
-                    bar.set_postfix(post, refresh=False)
-                    bar.update(len(ls))
-            dt = time.perf_counter() - t0
-            ls = np.concatenate(losses)
-            hist["epoch"].append(epoch)
-            hist["loss"].append(float(ls.mean()))
-            hist["step_loss"].extend(float(v) for v in ls)
-            hist["time"].append(dt)
-            hist["samples_per_s"].append(nb * batch_size / dt)
-            if find_nonfinite_states(state.opt_state):
-                hist.setdefault("skipped_steps", []).append(
-                    nonfinite_stats(state.opt_state)["skipped"])
-            if eval_data is not None:
-                m = evaluate(model_or_loss_fn, state.params, eval_data, buffers=state.buffers,
-                             loss=loss)
-                hist["val_loss"].append(m.get("loss"))
-                hist["val_accuracy"].append(m.get("accuracy"))
-                if bar is not None and m.get("accuracy") is not None:
-                    post["val_acc"] = f"{m['accuracy']:.4f}"
-                    bar.set_postfix(post)
-            if callback is not None:
-                callback(epoch, state, hist)
-    finally:
-        if bar is not None:
-            bar.close()
-    return state, hist
+    return hist
+
+
+def _record_epoch(hist: dict[str, list], epoch: int, ls: np.ndarray, dt: float,
+                  batch_size: int, state: TrainState) -> None:
+    hist["epoch"].append(epoch)
+    hist["loss"].append(float(ls.mean()))
+    hist["step_loss"].extend(float(v) for v in ls)
+    hist["time"].append(dt)
+    hist["samples_per_s"].append(len(ls) * batch_size / dt)
+    if find_nonfinite_states(state.opt_state):
+        hist.setdefault("skipped_steps", []).append(nonfinite_stats(state.opt_state)["skipped"])
+
+
+def _record_eval(hist: dict[str, list], model: Any, state: TrainState, eval_data: Any,
+                 loss: LossFn | None, bar: Any, post: dict[str, Any]) -> None:
+    m = evaluate(model, state.params, eval_data, buffers=state.buffers, loss=loss)
+    hist["val_loss"].append(m.get("loss"))
+    hist["val_accuracy"].append(m.get("accuracy"))
+    if bar is not None and m.get("accuracy") is not None:
+        post["val_acc"] = f"{m['accuracy']:.4f}"
+        bar.set_postfix(post)
