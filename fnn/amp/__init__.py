@@ -12,8 +12,8 @@ from __future__ import annotations
 from .._autocast import OP_CATEGORIES
 from .._precision import get_float32_matmul_precision, set_float32_matmul_precision
 from .autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled
-from .grad_scaler import GradScaler, GradScalerState, ScaledOptState
+from .grad_scaler import GradScaler, GradScalerState, ScaledOptState, find_scaled_state
 
 __all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype", "GradScaler",
-           "GradScalerState", "ScaledOptState", "OP_CATEGORIES",
+           "GradScalerState", "ScaledOptState", "find_scaled_state", "OP_CATEGORIES",
            "set_float32_matmul_precision", "get_float32_matmul_precision"]

@@ -29,7 +29,7 @@ from jax import lax
 from .. import _tree
 from .autocast_mode import note_scaler
 
-__all__ = ["GradScaler", "GradScalerState", "ScaledOptState"]
+__all__ = ["GradScaler", "GradScalerState", "ScaledOptState", "find_scaled_state"]
 
 _LOW = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
@@ -64,7 +64,7 @@ def _check_master(tree: Any, what: str) -> None:
 def _times(x: jax.Array, factor: float) -> jax.Array:
     """``float32(x * factor)`` with the product in float64 where available (torch's kernel
     multiplies a float by a double)."""
-    wide = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    wide = jax.dtypes.canonicalize_dtype(jnp.float64)
     return (x.astype(wide) * jnp.asarray(factor, wide)).astype(jnp.float32)
 
 
@@ -144,7 +144,7 @@ class GradScaler:
             return grads, jnp.zeros((), jnp.float32)
         _check_master(grads, "gradients")
         scale = self._state(state).scale
-        wide = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+        wide = jax.dtypes.canonicalize_dtype(jnp.float64)
         inv = (1.0 / scale.astype(wide)).astype(jnp.float32)
         leaves = [g for g in jax.tree.leaves(grads) if jnp.issubdtype(g.dtype, jnp.floating)]
         bad = [jnp.any(~jnp.isfinite(g)) for g in leaves]
@@ -196,8 +196,7 @@ class GradScaler:
 
         def init(params: Any) -> ScaledOptState:
             _check_master(params, "parameters")
-            return ScaledOptState(inner.init(params), self.init(), jnp.zeros((), jnp.float32),
-                                  jnp.zeros((), jnp.int32))
+            return self.wrap_state(inner.init(params))
 
         def update(updates: Any, state: ScaledOptState, params: Any = None,
                    **extra_args: Any) -> tuple[Any, ScaledOptState]:
@@ -209,6 +208,20 @@ class GradScaler:
                                        found_inf, skipped)
 
         return optax.GradientTransformationExtraArgs(init, update)
+
+    def wrap_state(self, inner_state: Any) -> ScaledOptState:
+        """The state of ``wrap(opt)`` around an existing ``opt`` state (switching a run to
+        loss scaling midway keeps the optimizer's moments), with a fresh scale."""
+        return ScaledOptState(inner_state, self.init(), jnp.zeros((), jnp.float32),
+                              jnp.zeros((), jnp.int32))
+
+
+def find_scaled_state(opt_state: Any) -> ScaledOptState | None:
+    """The :class:`ScaledOptState` inside ``opt_state`` (a ``TrainState``'s optimizer
+    state, an optax chain...), or ``None``: read ``.scaler.scale`` and ``.skipped``."""
+    if isinstance(opt_state, ScaledOptState):
+        return opt_state
+    return otu.tree_get(opt_state, "ScaledOptState")
 
 
 def _skippable_update(opt: optax.GradientTransformation, grads: Any, opt_state: Any,
