@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from fnn import _tree
+from fnn import nn as _fnn_nn
 
-__all__ = ["check_layer", "check_uniform", "DEFAULT_TOL", "to_torch_dtype"]
+__all__ = ["check_layer", "check_call", "check_uniform", "DEFAULT_TOL", "to_torch_dtype"]
 
 DEFAULT_TOL = {np.dtype(np.float64): (1e-10, 1e-12), np.dtype(np.float32): (1e-5, 1e-6)}
 
@@ -142,3 +143,57 @@ def check_uniform(sample: Any, bound: float) -> None:
     assert abs(s.mean()) < 5 * np.sqrt(var / n), (s.mean(), bound)
     # Var of x^2 for U(-b, b) is b^4/5 - b^4/9 = 4 b^4 / 45
     assert abs(np.mean(s**2) - var) < 5 * np.sqrt(4 * bound**4 / 45 / n), (np.mean(s**2), var)
+
+
+# --------------------------------------------------------------------------- keyword arguments
+def _jnp_of(t: Any) -> Any:
+    return jnp.asarray(t.detach().numpy()) if isinstance(t, torch.Tensor) else t
+
+
+class _TorchCall(torch.nn.Module):
+    """A torch module called with fixed keyword arguments; tuple outputs concatenated."""
+
+    def __init__(self, inner, kw):
+        super().__init__()
+        self.inner, self.kw = inner, kw
+
+    def forward(self, *xs):
+        out = self.inner(*xs, **self.kw)
+        if isinstance(out, tuple):
+            return torch.cat([o.reshape(-1) for o in out if o is not None])
+        return out
+
+
+class _FnnCall(_fnn_nn.Module):
+    def __init__(self, inner, kw):
+        self.inner, self.kw = inner, kw
+
+    def forward(self, params, *xs):
+        out = self.inner(params["inner"], *xs, **self.kw)
+        if isinstance(out, tuple):
+            return jnp.concatenate([o.reshape(-1) for o in out if o is not None])
+        return out
+
+
+def check_call(fnn_mod: Any, torch_mod: torch.nn.Module, inputs: Any, kw_torch: dict,
+               dtype: Any, *, train: bool = False, perturb: bool = True,
+               tol: tuple[float, float] = (2e-5, 2e-6)) -> dict[str, Any]:
+    """:func:`check_layer` on ``module(*inputs, **kw)``: keyword arguments (masks) given as
+    torch tensors (converted for fnn, floats cast to ``dtype``), tuple outputs (MHA's
+    ``(output, weights)``) compared element by element (``None`` skipped). ``perturb``
+    adds noise to torch's parameters so zero biases and identical layers hide no mistake.
+    ``tol``: float32 ``(rtol, atol)``. Returns check_layer's dict."""
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    torch_mod = torch_mod.to(tdtype)
+    if perturb:
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for p in torch_mod.parameters():
+                p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=tdtype))
+    kw_fnn = {k: _jnp_of(v.to(tdtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v)
+              for k, v in kw_torch.items()}
+    kw_torch = {k: v.to(tdtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+                for k, v in kw_torch.items()}
+    rtol, atol = (None, None) if dtype == np.float64 else tol
+    return check_layer(_FnnCall(fnn_mod, kw_fnn), _TorchCall(torch_mod, kw_torch), inputs, dtype,
+                       rtol, atol, train=train)

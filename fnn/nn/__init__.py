@@ -56,8 +56,17 @@ _TABLE = {
     "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
     # checkpoint_activations.py (issue 19: activation checkpointing)
     "checkpoint": ".checkpoint_activations", "Checkpoint": ".checkpoint_activations",
+    # attention and Transformers (attention.py, transformer.py, RMSNorm in normalization.py)
+    "MultiheadAttention": ".attention", "RMSNorm": ".normalization",
+    "TransformerEncoderLayer": ".transformer", "TransformerDecoderLayer": ".transformer",
+    "TransformerEncoder": ".transformer", "TransformerDecoder": ".transformer",
+    "Transformer": ".transformer",
     # submodules
     "functional": ".functional", "init": ".init",
+    # rnn.py (recurrent layers) and the nn.utils package
+    "RNNBase": ".rnn", "RNN": ".rnn", "LSTM": ".rnn", "GRU": ".rnn",
+    "RNNCellBase": ".rnn", "RNNCell": ".rnn", "LSTMCell": ".rnn", "GRUCell": ".rnn",
+    "utils": ".utils",
 }
 __getattr__, _dir = lazy_getattr(__name__, _TABLE)
 

@@ -18,9 +18,12 @@ _OPS = {
                                 "hardsigmoid", "hardswish", "softplus", "softsign", "softmax",
                                 "log_softmax", "threshold", "logsigmoid"],
     "._functional.dropout": ["dropout", "dropout2d"],
-    "._functional.normalization": ["batch_norm", "layer_norm", "group_norm"],
+    "._functional.normalization": ["batch_norm", "layer_norm", "group_norm", "rms_norm"],
     "._functional.embedding": ["embedding", "one_hot"],
     "._functional.padding": ["pad"],
+    # attention and Transformers (rms_norm: in the normalization row above)
+    "._functional.attention": ["scaled_dot_product_attention", "multi_head_attention_forward",
+                               "sdpa_path"],
     "..losses": ["l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
                  "binary_cross_entropy_with_logits", "kl_div", "huber_loss", "smooth_l1_loss",
                  "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",

@@ -20,10 +20,10 @@ import jax
 import jax.numpy as jnp
 
 from .. import _check
-from ._functional.normalization import batch_norm, group_norm, layer_norm
+from ._functional.normalization import batch_norm, group_norm, layer_norm, rms_norm
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm"]
 
 
 def _affine_params(shape: tuple[int, ...], dtype: Any, weight: bool, bias: bool) -> dict:
@@ -176,3 +176,30 @@ class GroupNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.affine and self.use_bias}")
+
+
+# ---------------------------------------------------------------------------- RMSNorm
+class RMSNorm(Module):
+    r"""``torch.nn.RMSNorm(normalized_shape, eps=None, elementwise_affine=True)``:
+    :func:`fnn.nn.functional.rms_norm` over the trailing dims with a ``weight`` of ones
+    (Zhang & Sennrich 2019). ``eps=None``: the machine epsilon of the input's dtype."""
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True):
+        self.normalized_shape = _check.shape("RMSNorm", normalized_shape, "normalized_shape")
+        if not self.normalized_shape or 0 in self.normalized_shape:
+            raise ValueError(f"RMSNorm: normalized_shape must be non-empty positive sizes, got "
+                             f"{normalized_shape!r}")
+        _check.number("RMSNorm", "eps", eps, low=0.0, allow_none=True)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+
+    def init_params(self, key, dtype):
+        return {"weight": jnp.ones(self.normalized_shape, dtype)} if self.elementwise_affine else {}
+
+    def forward(self, params, x):
+        return rms_norm(x, self.normalized_shape, params.get("weight"), self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from ..._autocast import autocast_op
 
-__all__ = ["batch_norm", "layer_norm", "group_norm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "rms_norm"]
 
 
 def _affine(y: jax.Array, weight: jax.Array | None, bias: jax.Array | None,
@@ -132,3 +132,25 @@ def group_norm(input: jax.Array, num_groups: int, weight: jax.Array | None = Non
     grouped = input.reshape((n, num_groups, c // num_groups, math.prod(input.shape[2:])))
     y, _, _ = _normalize(grouped, (2, 3), eps)
     return _affine(y.reshape(input.shape), weight, bias, (1, c) + (1,) * (input.ndim - 2))
+
+
+# ---------------------------------------------------------------------------- rms_norm
+def rms_norm(input: jax.Array, normalized_shape: int | Sequence[int],
+             weight: jax.Array | None = None, eps: float | None = None) -> jax.Array:
+    r"""Root-mean-square normalization over the trailing ``normalized_shape`` dims
+    (``F.rms_norm``; Zhang & Sennrich 2019, *Root Mean Square Layer Normalization*):
+    :math:`y = \frac{x}{\sqrt{\mathrm{mean}(x^2) + \epsilon}}\,\gamma`. ``eps=None`` is
+    torch's default, the machine epsilon of ``input``'s dtype."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ValueError(f"rms_norm: Given normalized_shape={list(shape)}, expected input with "
+                         f"shape [*, {', '.join(map(str, shape))}], but got input of size"
+                         f"{list(input.shape)}")
+    if weight is not None and tuple(jnp.shape(weight)) != shape:
+        raise ValueError(f"rms_norm: weight must have the normalized_shape {shape}, got shape "
+                         f"{tuple(jnp.shape(weight))}")
+    eps = float(jnp.finfo(input.dtype).eps) if eps is None else eps
+    axes = tuple(range(input.ndim - k, input.ndim))
+    y = input * jax.lax.rsqrt(jnp.mean(jnp.square(input), axis=axes, keepdims=True) + eps)
+    return y if weight is None else y * weight
