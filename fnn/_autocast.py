@@ -49,7 +49,7 @@ LOWER, FLOAT32, PROMOTE, NORM, BANNED = "lower", "float32", "promote", "norm", "
 #: the CPU side by running each op under ``torch.autocast("cpu", torch.bfloat16)``.
 #: Composite torch ops (not listed in torch, built from listed ones) carry the category
 #: their result has in torch: e.g. CUDA ``cross_entropy`` is ``log_softmax`` (float32)
-#: then ``nll_loss`` (float32). RNN cells and attention are registered by their modules.
+#: then ``nll_loss`` (float32).
 OP_CATEGORIES: dict[str, tuple[str | None, str | None]] = {
     # matmul-like: the low dtype on both
     "linear": (LOWER, LOWER),
@@ -57,10 +57,15 @@ OP_CATEGORIES: dict[str, tuple[str | None, str | None]] = {
     "conv_transpose1d": (LOWER, LOWER), "conv_transpose2d": (LOWER, LOWER),
     "prelu": (LOWER, LOWER),
     "scaled_dot_product_attention": (LOWER, LOWER),
-    "multi_head_attention_forward": (LOWER, LOWER),
-    "lstm_cell": (None, LOWER), "gru_cell": (None, LOWER),
-    "rnn_tanh_cell": (None, LOWER), "rnn_relu_cell": (None, LOWER),
-    "rnn_layer": (LOWER, LOWER),          # torch CPU: mkldnn_rnn_layer; CUDA: cudnn RNN
+    # composite in torch (its linear/bmm/sdpa are listed): precision scope only
+    "multi_head_attention_forward": (None, None),
+    # lstm_cell/gru_cell/rnn_tanh_cell/rnn_relu_cell: CUDA lists them; on CPU they are
+    # composite: the two affine maps run as `linear` (low dtype), the gates then promote
+    # with the float32 state (torch CPU: LSTMCell/GRUCell return float32, RNNCell bfloat16)
+    "rnn_cell": (None, LOWER),
+    # whole RNN/LSTM/GRU layers: torch CPU's mkldnn_rnn_layer is listed (LSTM); fnn runs
+    # every mode in the low dtype on both (torch CPU's GRU is composite: float32 output)
+    "rnn_layer": (LOWER, LOWER),
     "bilinear": (None, PROMOTE),
     # float32 on CUDA only (CPU runs them in the input dtype)
     "softmax": (None, FLOAT32), "log_softmax": (None, FLOAT32), "softplus": (None, FLOAT32),
@@ -69,6 +74,7 @@ OP_CATEGORIES: dict[str, tuple[str | None, str | None]] = {
     "triplet_margin_with_distance_loss": (None, FLOAT32),
     # normalization: float32 math, output in the input's dtype (CPU's mixed kernels)
     "batch_norm": (NORM, NORM), "layer_norm": (NORM, FLOAT32), "group_norm": (NORM, FLOAT32),
+    "rms_norm": (NORM, FLOAT32),
     # losses: float32 on both
     "cross_entropy": (FLOAT32, FLOAT32), "nll_loss": (FLOAT32, FLOAT32),
     "mse_loss": (FLOAT32, FLOAT32), "l1_loss": (FLOAT32, FLOAT32),

@@ -323,3 +323,82 @@ def test_float32_matmul_precision(restore_precision):
     assert "HIGH" not in _lowered(F.conv2d, img, k)
     with pytest.raises(ValueError, match="is not one of 'highest', 'high', or 'medium'"):
         fnn.set_float32_matmul_precision("low")
+
+
+# ------------------------------------------------------------------ Transformer and RNNs
+def _dt(t):
+    return TORCH_DTYPE[t.dtype] if isinstance(t, torch.Tensor) else str(t.dtype)
+
+
+def test_transformer_and_rnn_autocast_bf16_match_torch_cpu():
+    torch.manual_seed(0)
+    d, heads, ff = 8, 2, 16
+    t_layers = {nf: torch.nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, norm_first=nf)
+                for nf in (False, True)}
+    t_mha = torch.nn.MultiheadAttention(d, heads)
+    t_rnns = {"LSTMCell": torch.nn.LSTMCell(3, 4), "GRUCell": torch.nn.GRUCell(3, 4),
+              "RNNCell": torch.nn.RNNCell(3, 4), "LSTM": torch.nn.LSTM(3, 4)}
+    f_layers = {nf: nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, norm_first=nf)
+                for nf in (False, True)}
+    f_mha = nn.MultiheadAttention(d, heads)
+    f_rnns = {"LSTMCell": nn.LSTMCell(3, 4), "GRUCell": nn.GRUCell(3, 4),
+              "RNNCell": nn.RNNCell(3, 4), "LSTM": nn.LSTM(3, 4)}
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal((5, 3, d)).astype(np.float32)
+    xs = rng.standard_normal((2, 3)).astype(np.float32)
+    seq = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    y = np.array([1, 0, 3])
+
+    def torch_side():
+        out = {}
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            o, w = t_mha(*(torch.tensor(src),) * 3)
+            out["mha"] = (_dt(o), _dt(w))
+            for nf, layer in t_layers.items():
+                h = layer.train()(torch.tensor(src))
+                out[f"enc{nf}"] = _dt(h)
+                logits = h.mean(0) @ torch.ones(d, 5)
+                loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y))
+                out[f"loss{nf}"] = (loss.item(), _dt(loss))
+            for name, m in t_rnns.items():
+                r = m(torch.tensor(seq if name == "LSTM" else xs))
+                out[name] = _dt(r[0]) if isinstance(r, tuple) else _dt(r)
+        return out
+
+    def fnn_side():
+        params = {"mha": tinterop.load_state_dict(f_mha, t_mha.state_dict())[0]}
+        params.update({f"enc{nf}": tinterop.load_state_dict(layer, t_layers[nf].state_dict())[0]
+                       for nf, layer in f_layers.items()})
+        params.update({name: tinterop.load_state_dict(m, t_rnns[name].state_dict())[0]
+                       for name, m in f_rnns.items()})
+
+        @jax.jit      # one compilation for everything (dtypes are those of the outputs)
+        def run(params):
+            out = {}
+            with amp.autocast("cpu", dtype=jnp.bfloat16):
+                out["mha"] = f_mha(params["mha"], *(jnp.asarray(src),) * 3)
+                for nf, layer in f_layers.items():
+                    h = layer(params[f"enc{nf}"], jnp.asarray(src), train=True)
+                    out[f"enc{nf}"] = h
+                    out[f"loss{nf}"] = F.cross_entropy(h.mean(0) @ jnp.ones((d, 5), jnp.float32),
+                                                       jnp.asarray(y))
+                for name, m in f_rnns.items():
+                    r = m(params[name], jnp.asarray(seq if name == "LSTM" else xs))
+                    out[name] = r[0] if isinstance(r, tuple) else r
+            return out
+
+        out = run(params)
+        res = {k: (float(v), _dt(v)) if k.startswith("loss") else _dt(v)
+               for k, v in out.items() if k != "mha"}
+        res["mha"] = tuple(_dt(v) for v in out["mha"])
+        return res
+
+    t, f = torch_side(), fnn_side()
+    for k in t:
+        if k.startswith("loss"):
+            assert f[k][1] == t[k][1] == "float32"
+            np.testing.assert_allclose(f[k][0], t[k][0], rtol=2e-2, err_msg=k)
+        else:
+            assert f[k] == t[k], (k, f[k], t[k])
+    assert t["mha"] == ("bfloat16", "bfloat16") and t["LSTMCell"] == "float32" \
+        and t["RNNCell"] == "bfloat16" and t["LSTM"] == "bfloat16"

@@ -135,6 +135,7 @@ def group_norm(input: jax.Array, num_groups: int, weight: jax.Array | None = Non
 
 
 # ---------------------------------------------------------------------------- rms_norm
+@autocast_op("rms_norm")
 def rms_norm(input: jax.Array, normalized_shape: int | Sequence[int],
              weight: jax.Array | None = None, eps: float | None = None) -> jax.Array:
     r"""Root-mean-square normalization over the trailing ``normalized_shape`` dims
