@@ -5,7 +5,9 @@ parameters with injected Inf/NaN gradients), float32 matmul precision, bad input
 from __future__ import annotations
 
 import gc
+import re
 import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -402,3 +404,13 @@ def test_transformer_and_rnn_autocast_bf16_match_torch_cpu():
             assert f[k] == t[k], (k, f[k], t[k])
     assert t["mha"] == ("bfloat16", "bfloat16") and t["LSTMCell"] == "float32" \
         and t["RNNCell"] == "bfloat16" and t["LSTM"] == "bfloat16"
+
+
+def test_readme_mixed_precision_block_runs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+                 if "amp.autocast" in b)
+    ns: dict = {}
+    exec(compile(block, "README mixed precision", "exec"), ns)
+    assert int(ns["state"].skipped) == 0 and ns["history"]["step_loss"]
+    assert ns["grads"]["0"]["weight"].dtype == jnp.float32
