@@ -24,11 +24,14 @@ their cache key) and plain ``jnp`` products follow it, as torch's switch is glob
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import jax
 
-__all__ = ["set_float32_matmul_precision", "get_float32_matmul_precision", "matmul_precision"]
+__all__ = ["set_float32_matmul_precision", "get_float32_matmul_precision", "matmul_precision",
+           "with_matmul_precision"]
 
 _LEVELS = {"highest": "highest", "high": "high", "medium": "bfloat16"}
 _current = "highest"
@@ -61,3 +64,13 @@ def matmul_precision() -> Iterator[None]:
     """Trace the products inside at the current float32 matmul precision."""
     with jax.default_matmul_precision(_LEVELS[_current]):
         yield
+
+
+def with_matmul_precision(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` traced under :func:`matmul_precision`: for custom derivative rules, which JAX
+    may trace after the op that registered them has returned (``jax.grad(jax.jit(f))``)."""
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with matmul_precision():
+            return fn(*args, **kwargs)
+    return wrapped

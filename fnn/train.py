@@ -174,11 +174,15 @@ def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransfor
 PRECISIONS = {"32": None, "bf16-mixed": jnp.bfloat16, "16-mixed": jnp.float16}
 
 
-def _with_precision(f: LossFn, precision: str) -> LossFn:
-    """``f`` under :class:`fnn.amp.autocast` for the mixed precisions (Lightning's names)."""
+def _check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"fnn.train: precision must be one of {sorted(PRECISIONS)}, got "
                          f"{precision!r}")
+
+
+def _with_precision(f: LossFn, precision: str) -> LossFn:
+    """``f`` under :class:`fnn.amp.autocast` for the mixed precisions (Lightning's names)."""
+    _check_precision(precision)
     dtype = PRECISIONS[precision]
     if dtype is None:
         return f
@@ -591,7 +595,7 @@ def _with_scaler(opt: optax.GradientTransformation, state: TrainState, precision
                  ) -> tuple[optax.GradientTransformation, TrainState]:
     """For ``"16-mixed"``: ``opt`` wrapped by a GradScaler and the state's optimizer state
     wrapped too (kept as it is when it already is a scaler's)."""
-    _with_precision(lambda *a: None, precision)     # validates precision
+    _check_precision(precision)
     if precision != "16-mixed":
         return opt, state
     scaler = amp.GradScaler()

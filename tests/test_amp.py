@@ -313,9 +313,13 @@ def test_float32_matmul_precision(restore_precision):
     x, w = jnp.ones((2, 3), jnp.float32), jnp.ones((4, 3), jnp.float32)
     img, k = jnp.ones((1, 2, 5, 5), jnp.float32), jnp.ones((3, 2, 3, 3), jnp.float32)
     assert fnn.get_float32_matmul_precision() == "highest"
-    # torch's default: full float32 in every product of linear and conv (and their grads)
-    text = _lowered(jax.grad(lambda w: F.linear(x, w).sum() + F.conv2d(img, k).sum()), w)
-    assert "HIGHEST" in text and "DEFAULT" not in text
+    # torch's default: full float32 in every product of linear and conv and their
+    # gradients, also when the gradient rules are traced later (grad of a jitted function)
+    both = jax.jit(lambda w, k: F.linear(x, w).sum() + F.conv2d(img, k).sum())
+    for fn in (jax.grad(both.__wrapped__, (0, 1)), jax.grad(both, (0, 1))):
+        ops = [ln for ln in _lowered(fn, w, k).splitlines()
+               if "dot_general" in ln or "convolution" in ln]
+        assert len(ops) >= 2 and all("HIGHEST" in ln for ln in ops), ops
     fnn.set_float32_matmul_precision("high")
     assert fnn.get_float32_matmul_precision() == "high"
     text = _lowered(F.linear, x, w)
