@@ -23,8 +23,8 @@ torch (Fleuret, "Deep learning" 5.3)::
 The fnn model is the same class with ``params`` passed to ``forward``. The digits (1,797
 8x8 images, shipped with scikit-learn, no download) are resized to 28x28 so that the net
 runs unchanged; ``--mnist DIR`` trains on MNIST's IDX files instead (torchvision's
-``MNIST/raw`` layout works). Every epoch runs as one compiled ``lax.scan`` with a progress
-bar; the loss curve is saved as a PNG.
+``MNIST/raw`` layout works). ``fnn.train.fit`` runs the epochs, one jitted, donating step
+per batch dispatched asynchronously, with a progress bar; the loss curve is saved as a PNG.
 
 Run: ``python examples/cnn.py`` (``--epochs N``, ``--mnist DIR``, ``--out loss_curve.png``).
 """

@@ -8,13 +8,14 @@ NumPy scalars and tracers count as numbers (a hyperparameter may be batched with
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
 import numpy as np
 
-__all__ = ["is_number", "number", "integer", "probability", "mapping", "callable_",
+__all__ = ["REDUCTIONS", "get_reduction", "legacy_get_string", "is_number", "is_concrete", "number", "integer", "probability", "mapping", "callable_",
            "transformation", "prng_key", "shape"]
 
 
@@ -22,6 +23,21 @@ def is_number(x: Any) -> bool:
     """A Python/NumPy number or a (possibly traced) array; not a bool-free check: torch
     accepts ``True`` where it takes a number, and so does fnn."""
     return isinstance(x, (numbers.Number, np.ndarray, np.generic, jax.Array))
+
+
+def is_concrete(*xs: Any) -> bool:
+    """True when every argument is a value known now: a Python/NumPy number, an array, or a
+    (nested) tuple/list of them, and not a tracer (under ``jit``/``vmap``/``grad``).
+    Schedules (callables), ``None`` and other objects are not concrete. Checks that look
+    at values run only on concrete ones (a traced value cannot be tested in Python)."""
+    def one(x: Any) -> bool:
+        if isinstance(x, jax.core.Tracer):  # (a tracer is also a jax.Array)
+            return False
+        if isinstance(x, (tuple, list)):
+            return all(one(v) for v in x)
+        return isinstance(x, (numbers.Number, np.ndarray, np.generic, jax.Array))
+
+    return all(one(x) for x in xs)
 
 
 def _concrete(x: Any) -> float | None:
@@ -108,3 +124,37 @@ def shape(who: str, value: Any, name: str = "shape") -> tuple[int, ...]:
     if any(s < 0 for s in value):
         raise ValueError(f"{who}: {name} must not have negative sizes, got {tuple(value)}")
     return tuple(int(s) for s in value)
+
+
+# ---------------------------------------------------------------------- loss reductions
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def legacy_get_string(size_average: bool | None, reduce: bool | None, emit_warning: bool = True) -> str:
+    """torch's ``_Reduction.legacy_get_string``: map ``size_average``/``reduce`` to a reduction."""
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    ret = "none" if not reduce else ("mean" if size_average else "sum")
+    if emit_warning:
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' "
+                      "instead.", UserWarning, stacklevel=3)
+    return ret
+
+
+def get_reduction(fn: str, reduction: str, size_average: bool | None = None,
+                  reduce: bool | None = None, valid: Sequence[str] = REDUCTIONS) -> str:
+    """Validate ``reduction`` (after the legacy override) and return it.
+
+    An unknown value raises torch's ``ValueError("{r} is not a valid value for reduction")``,
+    extended with the function name and the valid values.
+    """
+    if size_average is not None or reduce is not None:
+        return legacy_get_string(size_average, reduce)
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' "
+                      "instead.", UserWarning, stacklevel=3)
+        return "mean"
+    if not isinstance(reduction, str) or reduction not in valid:
+        raise ValueError(f"{reduction} is not a valid value for reduction ({fn} expects one of "
+                         + ", ".join(repr(v) for v in valid) + ")")
+    return reduction

@@ -13,7 +13,7 @@ from typing import Any
 
 import jax
 
-__all__ = ["flatten", "unflatten", "named_leaves", "path_name", "leaf_names"]
+__all__ = ["flatten", "unflatten", "named_leaves", "path_name", "leaf_names", "state_dict_items"]
 
 
 def _walk(tree: Any, prefix: str) -> Iterator[tuple[str, Any]]:
@@ -78,3 +78,27 @@ def leaf_names(tree: Any) -> list[str]:
     """Dotted names of the leaves of ``tree`` in ``jax.tree.leaves`` order."""
     paths, _ = jax.tree_util.tree_flatten_with_path(tree)
     return [path_name(p) for p, _ in paths]
+
+
+def state_dict_items(params: Mapping, buffers: Mapping | None = None) -> dict[str, Any]:
+    """``{"fc1.weight": leaf, ...}`` of params and buffers in torch's ``state_dict`` order:
+    each module's parameters, then its buffers, then its children (in insertion order).
+    A name that is both a parameter and a buffer is a ``ValueError``."""
+    out: dict[str, Any] = {}
+
+    def merge(p: Any, b: Any, prefix: str) -> None:
+        p = p if isinstance(p, Mapping) else {}
+        b = b if isinstance(b, Mapping) else {}
+        for tree in (p, b):
+            for k, v in tree.items():
+                if not isinstance(v, Mapping):
+                    if prefix + k in out:
+                        raise ValueError(f"state_dict: {prefix + k!r} is both a parameter and a buffer")
+                    out[prefix + k] = v
+        children = [k for k, v in p.items() if isinstance(v, Mapping)]
+        children += [k for k, v in b.items() if isinstance(v, Mapping) and k not in children]
+        for k in children:
+            merge(p.get(k, {}), b.get(k, {}), f"{prefix}{k}.")
+
+    merge(params, buffers or {}, "")
+    return out

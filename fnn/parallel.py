@@ -1,62 +1,17 @@
 """``fnn.parallel``: data-parallel and sharded (FSDP/ZeRO-style) training on ``jax.sharding``.
 
-Nothing here is home-made distributed machinery: a :class:`jax.sharding.Mesh` names the
-devices, :class:`~jax.sharding.NamedSharding` says how each array is laid out on them, and
-``jax.jit`` (XLA's GSPMD partitioner) inserts the collectives -- the gradient all-reduce of
-data parallelism, the all-gathers and reduce-scatters of sharded parameters. The torch
-equivalents are ``DistributedDataParallel`` and ``FullyShardedDataParallel``; here they are
-two *layouts* of the same pure training step::
+A :class:`jax.sharding.Mesh` names the devices, ``NamedSharding`` lays each array out on
+them, and ``jax.jit`` inserts the collectives. torch's ``DistributedDataParallel`` and
+``FullyShardedDataParallel`` are two layouts of the same pure training step::
 
     mesh = parallel.make_mesh()                                  # all devices, axis "data"
-    state = train.init_state(params, opt, key=jax.random.key(0))
-    state = parallel.shard_state(state, mesh)                    # DDP: params replicated
-    # state = parallel.shard_state(state, mesh, fsdp=True)       # FSDP: params sharded
+    state = parallel.shard_state(train.init_state(params, opt), mesh)  # fsdp=True: FSDP
     step = train.make_train_step(model, opt, loss=losses.cross_entropy, mesh=mesh)
     state, loss = step(state, parallel.shard_batch((xb, yb), mesh))
 
-**Layouts.** A batch is split along its first axis over the mesh axis (``P("data")``).
-Data parallelism replicates params, buffers and optimizer state (``P()``). Sharded
-training splits every parameter along its *largest axis divisible by the number of
-devices* (:func:`fsdp_spec`; leaves with no such axis stay replicated), and every
-optimizer-state leaf shaped like a parameter (Adam's ``exp_avg``, SGD's
-``momentum_buffer``, ...) takes its parameter's sharding (:func:`state_shardings`). State
-leaves that belong to no single parameter -- L-BFGS's flat ``d``/``prev_flat_grad`` and
-its ``(history_size, n)`` ring buffers, Adafactor's factored row/column moments -- are
-sharded by the same largest-divisible-axis rule under FSDP (the flat L-BFGS vectors along
-``n``), and replicated under data parallelism; scalars (step counts, hyperparameters) are
-always replicated. The layout is a function of shapes only, so a jitted step can pin it
-on its inputs and outputs (:func:`constrain_step`): shardings then survive ``init``,
-``update`` and ``jit`` for every fnn optimizer, and donated buffers are reused in place.
-
-The results equal a one-device run up to the order of floating-point reductions (a
-gradient summed over 8 shards is not summed in the same order as over one batch; the
-tests measure a few float32 ulps after an epoch of the CNN). The jitted step sees the
-*global* batch: BatchNorm normalises with the statistics of the whole batch (torch's
-``SyncBatchNorm``, not plain DDP's per-replica statistics) and keeps its running
-statistics replicated, and Dropout draws the masks of the one-device run (JAX's
-partitionable threefry), so a parallel run reproduces the one-device run.
-
-**Many processes, many hosts.** :func:`initialize_distributed` (``jax.distributed``) joins
-the processes; afterwards ``jax.devices()`` lists every device of every process, a mesh
-over them is global, and the same code runs everywhere (SPMD): each process calls the
-same jitted step on global arrays. :func:`shard_batch` builds a global batch either from
-the full batch (same on every process) or from each process's own rows (``local=True``);
-:func:`gather` brings a (possibly sharded) result back to the host (a collective: call it
-in every process). ``fnn.train.fit(mesh=...)`` works unchanged across processes when every
-process passes the same full data set.
-
-Meshes made by :func:`make_mesh` use ``AxisType.Auto`` (GSPMD sharding propagation, no
-``jax.set_mesh`` needed). Explicit-sharding meshes (``AxisType.Explicit``, sharding in
-types) are not supported: L-BFGS concatenates differently sharded parameters into one
-flat vector, which explicit mode rejects, and Adafactor's factored moments change type
-between ``init`` and ``update``.
-
-A plain ``opt.init(params)`` (eager) gives every parameter-shaped state leaf its
-parameter's sharding, but leaves built from shapes alone (L-BFGS's flat vectors,
-Adafactor's factors) land on one device, and ``jax.jit(opt.init)`` puts every state leaf on
-one device (its outputs do not depend on the parameters' values); use
-:func:`init_sharded` or :func:`shard_state`, which place the whole state by
-:func:`state_shardings`.
+The layouts, the exactness against a one-device run, many processes and hosts, and the
+limits (explicit-sharding meshes, eager ``opt.init``) are described in
+``docs/notes/parallel.md``.
 """
 
 from __future__ import annotations

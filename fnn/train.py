@@ -545,8 +545,8 @@ def _run_epoch(run: Runner, state: TrainState, data: Any, idx: jax.Array, every:
     losses = []
     for start in range(0, nb, every):
         tc = time.perf_counter()
-        state, ls = run(state, data, idx, start, min(start + every, nb))
-        ls = np.asarray(ls)
+        state, out = run(state, data, idx, start, min(start + every, nb))
+        ls = np.asarray(out)
         losses.append(ls)
         if bar is not None:
             post["loss"] = f"{ls.mean():.4g}"

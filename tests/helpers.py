@@ -10,6 +10,7 @@ trajectories (parameters and loss after every step) for comparison.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,43 +51,96 @@ def fnn_mlp_loss(params, x, y):
     return jnp.sum((out - y) ** 2)
 
 
-def run_torch(make_opt: Callable[[list], torch.optim.Optimizer], params: dict, x, y, steps: int,
-              dtype=torch.float64, param_groups: Callable | None = None, before_step=None):
-    """Train the torch MLP; return ([flat params after each step], [loss before each step], opt).
+class Problem(NamedTuple):
+    """A loss written twice (jax and torch) with its initial parameters."""
 
-    ``make_opt(net)`` builds the optimizer from the torch module (so it can form groups).
-    ``before_step(opt, i)`` may edit ``opt.param_groups`` before step ``i``.
+    name: str
+    params: dict          # numpy, torch state_dict names ("0.weight")
+    loss: Any             # jax: loss(nested_params) -> scalar
+    torch_loss: Any       # torch: torch_loss(named_tensors: dict) -> scalar
+
+
+def mlp(dtype=np.float64) -> Problem:
+    """The posts' MLP regression (:func:`mlp_problem`) as a :class:`Problem`."""
+    x, y, p0 = mlp_problem(dtype)
+
+    def loss(p):
+        dt = p["0"]["weight"].dtype
+        return fnn_mlp_loss(p, jnp.asarray(x, dt), jnp.asarray(y, dt))
+
+    def torch_loss(t):
+        xt, yt = (torch.tensor(x, dtype=t["0.weight"].dtype),
+                  torch.tensor(y, dtype=t["0.weight"].dtype))
+        h = torch.relu(xt @ t["0.weight"].T + t["0.bias"])
+        return ((h @ t["2.weight"].T + t["2.bias"] - yt) ** 2).sum()
+
+    return Problem("mlp", p0, loss, torch_loss)
+
+
+def run_torch(make_opt: Callable[[dict], torch.optim.Optimizer], prob: Problem, steps: int, *,
+              dtype=torch.float64, before_step=None, sign: int = 1, sparse_grads: bool = False):
+    """Train ``prob`` with a torch optimizer, one ``opt.step(closure)`` per step.
+
+    ``make_opt(named)`` builds the optimizer from the ``{name: tensor}`` parameters (so it
+    can form groups). ``before_step(opt, i)`` may edit ``opt.param_groups`` (or step a
+    scheduler) before step ``i``. ``sign=-1`` trains on the negated loss (for
+    ``maximize=True``); ``sparse_grads`` hands SparseAdam sparse gradients.
+    Returns ``([flat params after each step], [loss of each step], opt, named)``.
     """
-    net = torch_mlp(params, dtype)
-    opt = make_opt(net)
-    xt, yt = torch.tensor(x), torch.tensor(y)
+    named = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in prob.params.items()}
+    opt = make_opt(named)
+
+    def closure():
+        opt.zero_grad()
+        loss = sign * prob.torch_loss(named)
+        loss.backward()
+        if sparse_grads:
+            for t in named.values():
+                t.grad = t.grad.to_sparse()
+        return loss
+
     traj, losses = [], []
     for i in range(steps):
         if before_step is not None:
             before_step(opt, i)
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(net(xt), yt, reduction="sum")
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        traj.append({k: v.detach().numpy().copy() for k, v in net.state_dict().items()})
-    return traj, losses, opt
+        losses.append(opt.step(closure).item())
+        traj.append({k: v.detach().numpy().copy() for k, v in named.items()})
+    return traj, losses, opt, named
 
 
-def run_fnn(opt, params: dict, x, y, steps: int, loss_fn=fnn_mlp_loss, before_step=None):
-    """Train with an fnn optimizer under jit; same outputs as :func:`run_torch`.
-    ``before_step(state, i)`` may edit the state between steps (as a torch user edits
-    ``opt.param_groups``). With ``x`` and ``y`` None, ``loss_fn`` takes the params alone."""
-    p = _tree.unflatten({k: jnp.asarray(v) for k, v in params.items()})
+_COMPILED: dict = {}
+
+
+def run_fnn(opt, prob: Problem, steps: int, *, dtype=np.float64, before_step=None,
+            sign: int = 1, scan_key: Any = None):
+    """Train ``prob`` with an fnn optimizer through :func:`fnn.optim.step`; the same
+    trajectory and losses as :func:`run_torch`, and the final optimizer state.
+
+    One jitted step per iteration (``before_step(state, i)`` may edit the state in
+    between, as a torch user edits ``opt.param_groups``), or, with ``scan_key``, all the
+    steps in one jitted ``lax.scan`` compiled once per ``scan_key`` (cases whose options
+    differ only in numeric hyperparameters share it: those live in the optimizer state).
+    """
+    p = _tree.unflatten({k: jnp.asarray(v, dtype) for k, v in prob.params.items()})
     state = opt.init(p)
-    args = () if x is None else (jnp.asarray(x), jnp.asarray(y))
 
-    @jax.jit
-    def step(p, state):
-        loss, g = jax.value_and_grad(loss_fn)(p, *args)
-        updates, state = opt.update(g, state, p)
-        return optim.apply_updates(p, updates), state, loss
+    def one(p, state):
+        return optim.step(opt, lambda q: sign * prob.loss(q), p, state)
 
+    if scan_key is not None:
+        assert before_step is None
+        fn = _COMPILED.get((scan_key, prob.name, np.dtype(dtype).name, steps))
+        if fn is None:
+            def scan(p, state):
+                def body(carry, _):
+                    p, s, loss = one(*carry)
+                    return (p, s), (p, loss)
+                return jax.lax.scan(body, (p, state), None, length=steps)
+            fn = _COMPILED[(scan_key, prob.name, np.dtype(dtype).name, steps)] = jax.jit(scan)
+        (_, state), (traj, losses) = fn(p, state)
+        flat = _tree.flatten(jax.tree_util.tree_map(np.asarray, traj))
+        return [{k: v[i] for k, v in flat.items()} for i in range(steps)], np.asarray(losses), state
+    step = jax.jit(one)
     traj, losses = [], []
     for i in range(steps):
         if before_step is not None:
@@ -98,6 +152,7 @@ def run_fnn(opt, params: dict, x, y, steps: int, loss_fn=fnn_mlp_loss, before_st
 
 
 def assert_trajectories_close(traj_a, traj_b, rtol=1e-10, atol=0.0, what=""):
+    """Two trajectories (lists of ``{name: array}`` after each step) agree, step by step."""
     assert len(traj_a) == len(traj_b)
     for i, (a, b) in enumerate(zip(traj_a, traj_b)):
         assert a.keys() == b.keys(), (a.keys(), b.keys())
@@ -106,7 +161,7 @@ def assert_trajectories_close(traj_a, traj_b, rtol=1e-10, atol=0.0, what=""):
                                        err_msg=f"{what} step {i + 1}, {k}")
 
 
-__all__ = ["mlp_problem", "torch_mlp", "fnn_mlp_loss", "run_torch", "run_fnn",
+__all__ = ["mlp_problem", "mlp", "Problem", "torch_mlp", "fnn_mlp_loss", "run_torch", "run_fnn",
            "assert_trajectories_close", "fnn"]
 
 

@@ -7,15 +7,12 @@ initial parameters named as torch's ``state_dict``.
 
 from __future__ import annotations
 
-import functools
 import importlib
-from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
-from helpers import fnn_mlp_loss, mlp_problem
+from helpers import Problem, mlp, run_fnn, run_torch
 
 from fnn import _tree, optim
 
@@ -119,29 +116,6 @@ def case_id(case) -> str:
     return name + "-" + ",".join(f"{k}={v}" for k, v in kw.items())
 
 
-class Problem(NamedTuple):
-    name: str
-    params: dict          # numpy float64, torch state_dict names
-    loss: Any             # jax: loss(nested_params) -> scalar
-    torch_loss: Any       # torch: torch_loss(named_tensors: dict) -> scalar
-
-
-def _mlp() -> Problem:
-    x, y, p0 = mlp_problem()
-
-    def loss(p):
-        return fnn_mlp_loss(p, jnp.asarray(x, p["0"]["weight"].dtype),
-                            jnp.asarray(y, p["0"]["weight"].dtype))
-
-    def torch_loss(t):
-        xt, yt = (torch.tensor(x, dtype=t["0.weight"].dtype),
-                  torch.tensor(y, dtype=t["0.weight"].dtype))
-        h = torch.relu(xt @ t["0.weight"].T + t["0.bias"])
-        return ((h @ t["2.weight"].T + t["2.bias"] - yt) ** 2).sum()
-
-    return Problem("mlp", p0, loss, torch_loss)
-
-
 def _nonconvex() -> Problem:
     """``sum(sin(3 A C)) + 0.5 (|A|^2 + |C|^2)``: non-convex, bounded below, two matrices
     (a tall 4x3 and a wide 3x5, so Muon's transposes and Adafactor's factoring both run)."""
@@ -159,34 +133,23 @@ def _nonconvex() -> Problem:
     return Problem("nonconvex", p0, loss, torch_loss)
 
 
-PROBLEMS = {"mlp": _mlp(), "nonconvex": _nonconvex()}
+PROBLEMS = {"mlp": mlp(), "nonconvex": _nonconvex()}
 
 
 def problems_for(name: str) -> list[str]:
     return ["nonconvex"] if name == "muon" else ["mlp", "nonconvex"]
 
 
-def run_torch(name: str, kw: dict, prob: Problem, steps: int, dtype=torch.float64,
-              groups=None, before_step=None):
-    """Train ``prob`` with torch; return ([flat params after each step], [losses], opt, named)."""
-    named = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in prob.params.items()}
-    params = list(named.values()) if groups is None else groups(named)
-    opt = TORCH[name](params, **kw)
-    traj, losses = [], []
-    sign = -1 if kw.get("maximize") else 1  # maximize the negated loss: a bounded problem
-    for i in range(steps):
-        if before_step is not None:
-            before_step(opt, i)
-        opt.zero_grad()
-        loss = sign * prob.torch_loss(named)
-        loss.backward()
-        if name == "sparse_adam":
-            for t in named.values():
-                t.grad = t.grad.to_sparse()
-        opt.step()
-        losses.append(loss.item())
-        traj.append({k: v.detach().numpy().copy() for k, v in named.items()})
-    return traj, losses, opt, named
+def torch_case(name: str, kw: dict, prob: Problem, steps: int, dtype=torch.float64,
+               groups=None, before_step=None):
+    """:func:`helpers.run_torch` with ``TORCH[name](params, **kw)`` (``groups(named)`` makes
+    param groups): ``([flat params after each step], [losses], opt, named)``."""
+    def make(named):
+        return TORCH[name](list(named.values()) if groups is None else groups(named), **kw)
+
+    return run_torch(make, prob, steps, dtype=dtype, before_step=before_step,
+                     sign=-1 if kw.get("maximize") else 1,  # maximize a bounded problem
+                     sparse_grads=name == "sparse_adam")
 
 
 def _static_key(name: str, kw: dict) -> tuple:
@@ -198,38 +161,12 @@ def _static_key(name: str, kw: dict) -> tuple:
                         or isinstance(v, bool) or (isinstance(v, tuple) and None in v))) + no_decay
 
 
-def _scan_steps(update, loss_fn, params, state, steps, sign=1):
-    def body(carry, _):
-        p, s = carry
-        loss, g = jax.value_and_grad(lambda q: sign * loss_fn(q))(p)
-        u, s = update(g, s, p)
-        p = optim.apply_updates(p, u)
-        return (p, s), (p, loss)
-
-    (p, s), (traj, losses) = jax.lax.scan(body, (params, state), None, length=steps)
-    return p, s, traj, losses
-
-
-_COMPILED: dict = {}
-
-
-def run_fnn(name: str, kw: dict, prob: Problem, steps: int, dtype=np.float64):
-    """Train ``prob`` with fnn in one jitted ``lax.scan``; same outputs as :func:`run_torch`
-    plus the final state. The compiled scan is shared by every case with the same static
-    options: numeric hyperparameters live in the optimizer state."""
-    opt = getattr(optim, name)(**kw)
-    params = _tree.unflatten({k: jnp.asarray(v, dtype) for k, v in prob.params.items()})
-    state = opt.init(params)
-    key = (name, _static_key(name, kw), prob.name, np.dtype(dtype).name, steps)
-    fn = _COMPILED.get(key)
-    if fn is None:
-        sign = -1 if kw.get("maximize") else 1
-        fn = _COMPILED[key] = jax.jit(functools.partial(_scan_steps, opt.update, prob.loss,
-                                                        steps=steps, sign=sign))
-    _, state, traj, losses = fn(params, state)
-    flat = _tree.flatten(jax.tree_util.tree_map(np.asarray, traj))
-    traj = [{k: v[i] for k, v in flat.items()} for i in range(steps)]
-    return traj, np.asarray(losses), state
+def fnn_case(name: str, kw: dict, prob: Problem, steps: int, dtype=np.float64):
+    """:func:`helpers.run_fnn` of ``optim.<name>(**kw)`` in one ``lax.scan``, compiled once
+    for every case with the same static options: ``(traj, losses, state)``."""
+    return run_fnn(getattr(optim, name)(**kw), prob, steps, dtype=dtype,
+                   sign=-1 if kw.get("maximize") else 1,
+                   scan_key=(name, _static_key(name, kw)))
 
 
 def torch_state(opt, named: dict) -> dict:

@@ -522,6 +522,10 @@ OPTIM = [Case(f"optim.{name}", (lambda name=name: getattr(optim, name)(lr=-1.0))
     Case("optim.Rule", lambda: optim.build(optim.Rule("r", None, None), {"lr": 0.1}),
          "callable init and update"),
     Case("optim.OptState", lambda: optim.OptState(1, 2), "state|missing|argument"),
+    Case("optim.describe", lambda: optim.describe(optim.nonfinite_guard(optim.sgd(0.1))),
+         "not an fnn optimizer"),
+    Case("optim.set_scalar_dtype", lambda: optim.set_scalar_dtype("int32"),
+         "only float32 and float64"),
 ]
 
 # ---------------------------------------------------------------------- lr schedulers
@@ -582,6 +586,7 @@ SCHED = [
     Case("lr_scheduler.get_last_lr", lambda: ls.get_last_lr(_OS), "SchedulerState|last_lr"),
     Case("lr_scheduler.SchedulerState", lambda: ls.SchedulerState(1), "missing|argument"),
     Case("swa_utils.SWALR", lambda: swa_utils.SWALR("0.05"), "swa_lr"),
+    Case("lr_scheduler.SWALR", lambda: ls.SWALR(0.1, anneal_epochs=-1), "anneal_epochs"),
     Case("swa_utils.SWALR", lambda: swa_utils.SWALR(0.1, anneal_strategy="exp"),
          "anneal_strategy"),
     Case("swa_utils.SWALR", lambda: swa_utils.SWALR(0.1, anneal_epochs=-1), "anneal_epochs"),
@@ -759,6 +764,9 @@ NO_ARGUMENTS = {
     "swa_utils.get_swa_multi_avg_fn": "takes no arguments",
     "swa_utils.AveragedState": "a NamedTuple record made by AveragedModel.init",
     "optim.NonFiniteState": "a NamedTuple record made by nonfinite_guard's init",
+    "optim.OptimizerSpec": "a NamedTuple record made by build (read with optim.describe)",
+    "optim.StateSpec": "a NamedTuple record declared on a Rule",
+    "optim.scalar_dtype": "takes no arguments",
 }
 
 
@@ -799,7 +807,8 @@ def test_audit_covers_the_public_api():
 def test_every_optimizer_factory_is_audited():
     factories = {n for n in optim.__all__ if callable(getattr(optim, n)) and n.islower()
                  and n not in {"step", "apply_updates", "get_lr", "set_lr", "get_hyperparam",
-                               "get_hyperparams", "set_hyperparam", "build"}}
+                               "get_hyperparams", "set_hyperparam", "build", "describe",
+                               "set_scalar_dtype", "scalar_dtype"}}
     factories -= {"asgd_averaged", "nonfinite_guard", "nonfinite_stats", "check_finite"}
     assert factories <= set(_FACTORIES), sorted(factories - set(_FACTORIES))
 

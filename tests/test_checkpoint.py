@@ -227,6 +227,7 @@ _ZYGOTE = r"""
 import os, select, signal, sys, time
 import numpy as np
 from fnn import checkpoint as ck
+from fnn.checkpoint import _atomic  # the file operations, hooked below
 
 N = int(sys.argv[1])
 
@@ -255,10 +256,10 @@ def hooked(point):
             return fn(*args, **kwargs)
         return run
 
-    ck._write = hook(ck._write, "write")
-    ck._fsync_dir = hook(ck._fsync_dir, "fsync")
-    ck.os.rename = hook(os.rename, "rename")
-    ck.shutil.rmtree = hook(ck.shutil.rmtree, "rmtree")
+    _atomic._write = hook(_atomic._write, "write")
+    _atomic._fsync_dir = hook(_atomic._fsync_dir, "fsync")
+    _atomic.os.rename = hook(os.rename, "rename")
+    _atomic.shutil.rmtree = hook(_atomic.shutil.rmtree, "rmtree")
     return count
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from functools import partial
 
+import helpers
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from helpers import Problem
 
 from fnn import optim
 from fnn.optim._line_search import cubic_interpolate
@@ -105,40 +107,37 @@ def torch_oracle(fn_t):
 
 # -- runners ---------------------------------------------------------------------------
 
+def _torch_evals(opt) -> int:
+    return opt.state[opt.param_groups[0]["params"][0]].get("func_evals", 0)
+
+
+def _per_step(traj, losses, evals):
+    """``[(loss, x, closure calls of the step)]`` from a run and the evaluation counters."""
+    return [(loss, t["x"], b - a) for loss, t, a, b in zip(losses, traj, evals, evals[1:])]
+
+
 def run_torch(fn_t, x0, steps, dtype=torch.float64, **kw):
-    x = torch.tensor(x0, dtype=dtype, requires_grad=True)
-    opt = torch.optim.LBFGS([x], **kw)
-    out = []
-    for _ in range(steps):
-        calls = [0]
-
-        def closure():
-            calls[0] += 1  # noqa: B023 (called within this iteration)
-            opt.zero_grad()
-            loss = fn_t(x)
-            loss.backward()
-            return loss
-
-        loss = opt.step(closure)
-        out.append((loss.item(), x.detach().numpy().copy(), calls[0]))
-    return out, opt
-
-
-@partial(jax.jit, static_argnums=(0, 1))
-def _step(opt, fn_j, p, state):
-    return optim.step(opt, lambda p: fn_j(p["x"]), p, state)
+    """:func:`helpers.run_torch` with ``torch.optim.LBFGS(**kw)`` on ``fn_t(x)``."""
+    prob = Problem("x", {"x": np.asarray(x0)}, None, lambda named: fn_t(named["x"]))
+    evals: list[int] = []
+    traj, losses, opt, _ = helpers.run_torch(
+        lambda named: torch.optim.LBFGS(list(named.values()), **kw), prob, steps, dtype=dtype,
+        before_step=lambda opt, i: evals.append(_torch_evals(opt)))
+    return _per_step(traj, losses, [*evals, _torch_evals(opt)]), opt
 
 
 def run_fnn(fn_j, x0, steps, dtype=np.float64, **kw):
-    opt = optim.lbfgs(**kw)
-    p = {"x": jnp.asarray(x0, dtype)}
-    state = opt.init(p)
-    out = []
-    for _ in range(steps):
-        evals = int(state.func_evals)
-        p, state, loss = _step(opt, fn_j, p, state)
-        out.append((float(loss), np.asarray(p["x"]), int(state.func_evals) - evals))
-    return out, state
+    """:func:`helpers.run_fnn` with ``optim.lbfgs(**kw)`` on ``fn_j(x)``."""
+    prob = Problem("x", {"x": np.asarray(x0)}, lambda p: fn_j(p["x"]), None)
+    evals: list[int] = []
+
+    def count(state, i):
+        evals.append(int(state.func_evals))
+        return state
+
+    traj, losses, state = helpers.run_fnn(optim.lbfgs(**kw), prob, steps, dtype=dtype,
+                                          before_step=count)
+    return _per_step(traj, losses, [*evals, int(state.func_evals)]), state
 
 
 def assert_same(ref, got, rtol, atol=0.0, evals=True):

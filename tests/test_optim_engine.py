@@ -23,8 +23,8 @@ import numpy as np
 import optax
 import pytest
 import torch
-from helpers import run_fnn
-from optim_cases import PROBLEMS, TORCH, Problem, fnn_state, run_torch, torch_state
+from helpers import assert_trajectories_close, run_fnn
+from optim_cases import PROBLEMS, TORCH, Problem, fnn_state, torch_case, torch_state
 
 from fnn import _tree, optim
 
@@ -51,20 +51,8 @@ def init_params(prob: Problem, dtype=np.float64) -> dict:
     return _tree.unflatten({k: jnp.asarray(v, dtype) for k, v in prob.params.items()})
 
 
-def fnn_run(opt, prob: Problem, steps: int, before_step=None):
-    """Train ``prob`` with ``opt``, one jitted step per iteration (``before_step(state, i)``
-    edits the state in between). Returns ([flat params after each step], [losses], state)."""
-    return run_fnn(opt, prob.params, None, None, steps, loss_fn=prob.loss,
-                   before_step=before_step)
-
-
 def assert_traj_close(ft, tt, rtol=RTOL, atol=ATOL, what=""):
-    assert len(ft) == len(tt)
-    for i, (a, b) in enumerate(zip(ft, tt)):
-        assert a.keys() == b.keys()
-        for k in a:
-            np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=atol,
-                                       err_msg=f"{what} step {i + 1}, {k}")
+    assert_trajectories_close(ft, tt, rtol=rtol, atol=atol, what=what)
 
 
 def assert_state_close(state, topt, named, rtol=RTOL, atol=ATOL):
@@ -79,7 +67,7 @@ def assert_state_close(state, topt, named, rtol=RTOL, atol=ATOL):
 
 
 def torch_groups(spec):
-    """``spec``: [(param names, overrides), ...] -> a ``groups(named)`` for run_torch."""
+    """``spec``: [(param names, overrides), ...] -> a ``groups(named)`` for torch_case."""
     return lambda named: [{"params": [named[n] for n in names], **hp} for names, hp in spec]
 
 
@@ -102,7 +90,8 @@ GROUP_CASES = [
     ("sgd-momentum-one-group", "sgd", dict(lr=3e-4),
      [{"params": "0.*", "momentum": 0.9, "nesterov": True}],
      [(FIRST, dict(momentum=0.9, nesterov=True)), (REST, {})], [("momentum", 0, 0.8)]),
-    # first match wins: 0.bias matches "*.bias" first; the default group is empty
+    # first match wins: 0.bias matches "*.bias" first; every parameter is covered, so there is
+    # no default group (exactly torch's two groups)
     ("sgd-first-match-wins", "sgd", dict(lr=3e-4, momentum=0.9),
      [{"params": "*.bias", "lr": 1e-4, "momentum": 0.5},
       {"params": ["0.*", "2.weight"], "lr": 1e-3, "weight_decay": 0.1}],
@@ -227,7 +216,7 @@ def test_param_groups_and_edits_match_torch(case):
         out = [("lr", 0, lr0 * 0.95 ** (i - EDIT_FROM))] if i >= EDIT_FROM else []
         return out + (late if i == LATE else [])
 
-    tt, tl, topt, named = run_torch(name, kw, prob, STEPS, groups=torch_groups(tspec),
+    tt, tl, topt, named = torch_case(name, kw, prob, STEPS, groups=torch_groups(tspec),
                                     before_step=lambda opt, i: _apply_torch(opt, edits(i)))
     if any(k == "weight_decay" for k, _, _ in late):
         # weight_decay=0 as a Python number is compiled out (no state entry to edit):
@@ -235,14 +224,14 @@ def test_param_groups_and_edits_match_torch(case):
         default = inspect.signature(getattr(optim, name)).parameters["weight_decay"].default
         kw = _changeable_decay({"weight_decay": default, **kw})
         groups = [_changeable_decay(g) for g in groups]
-    ft, fl, state = fnn_run(getattr(optim, name)(**kw, param_groups=groups), prob, STEPS,
+    ft, fl, state = run_fnn(getattr(optim, name)(**kw, param_groups=groups), prob, STEPS,
                             before_step=lambda s, i: _apply_fnn(s, edits(i)))
     np.testing.assert_allclose(fl, tl, rtol=RTOL, atol=ATOL)
     assert_traj_close(ft, tt)
     assert_state_close(state, topt, named)
-    # one fnn group per given group plus the default group, last (even when empty); the
-    # state holds the hyperparameters in force, as torch's param_groups
-    assert len(state.param_groups) == len(groups) + 1
+    # torch's groups: the given ones, plus a default group only for parameters no glob
+    # matched; the state holds the hyperparameters in force, as torch's param_groups
+    assert len(state.param_groups) == len(topt.param_groups)
     for fg, tg in zip(state.param_groups, topt.param_groups):
         for k, v in fg.items():
             np.testing.assert_allclose(np.asarray(v, float), np.asarray(tg[k], float),
@@ -280,7 +269,7 @@ def test_torch_onecycle_scheduler_values_via_set_hyperparam(name, key):
             sched[0].step()
         record.append([(g["lr"], g[key]) for g in opt.param_groups])
 
-    tt, tl, topt, named = run_torch(name, kw, MLP, steps, groups=torch_groups(tspec),
+    tt, tl, topt, named = torch_case(name, kw, MLP, steps, groups=torch_groups(tspec),
                                     before_step=before)
 
     def fnn_before(state, i):
@@ -288,7 +277,7 @@ def test_torch_onecycle_scheduler_values_via_set_hyperparam(name, key):
         return optim.set_hyperparam(state, key, [m for _, m in record[i]])
 
     opt = getattr(optim, name)(**kw, param_groups=[{"params": "0.*"}])
-    ft, fl, state = fnn_run(opt, MLP, steps, before_step=fnn_before)
+    ft, fl, state = run_fnn(opt, MLP, steps, before_step=fnn_before)
     assert len({lrs[0][0] for lrs in record}) == steps  # the lr really changed every step
     assert_traj_close(ft, tt)
     assert_state_close(state, topt, named)
@@ -333,14 +322,14 @@ def test_schedule_equals_setting_each_step_and_torch(name, kw, key, sched):
     ``i``, and torch writing ``param_groups[0][key]`` the same way."""
     steps = 40
     values = [float(sched(i)) for i in range(steps)]
-    scheduled, _, s1 = fnn_run(getattr(optim, name)(**kw, **{key: sched}), MLP, steps)
+    scheduled, _, s1 = run_fnn(getattr(optim, name)(**kw, **{key: sched}), MLP, steps)
     fixed = getattr(optim, name)(**kw, **{key: values[0]})
-    by_hand, _, _ = fnn_run(fixed, MLP, steps,
+    by_hand, _, _ = run_fnn(fixed, MLP, steps,
                             before_step=lambda s, i: optim.set_hyperparam(s, key, values[i]))
     # the schedule is evaluated under jit, the hand-written values eagerly: an ulp apart
     assert_traj_close(scheduled, by_hand, rtol=1e-13, atol=1e-16)
-    tt, _, _, _ = run_torch(name, {**kw, key: values[0]}, MLP, steps,
-                            before_step=lambda opt, i: _apply_torch(opt, [(key, None, values[i])]))
+    tt, _, _, _ = torch_case(name, {**kw, key: values[0]}, MLP, steps,
+                             before_step=lambda opt, i: _apply_torch(opt, [(key, None, values[i])]))
     assert_traj_close(scheduled, tt)
     # the state holds the value used by the last update (optax.inject_hyperparams' convention)
     np.testing.assert_allclose(float(optim.get_hyperparam(s1, key, group=0)), values[-1],
@@ -383,9 +372,9 @@ def test_schedule_in_one_param_group_matches_torch():
     sched = optax.exponential_decay(1e-2, 5, 0.7)
     steps = 40
     opt = optim.adam(lr=1e-2, param_groups=[{"params": "0.*", "lr": sched}])
-    ft, _, _ = fnn_run(opt, MLP, steps)
+    ft, _, _ = run_fnn(opt, MLP, steps)
     values = [float(sched(i)) for i in range(steps)]
-    tt, _, _, _ = run_torch("adam", dict(lr=1e-2), MLP, steps,
+    tt, _, _, _ = torch_case("adam", dict(lr=1e-2), MLP, steps,
                             groups=torch_groups([(FIRST, {}), (REST, {})]),
                             before_step=lambda o, i: _apply_torch(o, [("lr", 0, values[i])]))
     assert_traj_close(ft, tt, rtol=1e-10, atol=1e-13)
@@ -766,7 +755,7 @@ def test_chain_clip_by_global_norm_adam_matches_torch_clip_grad_norm():
         tt.append({k: v.detach().numpy().copy() for k, v in named.items()})
     assert sum(n > c for n in norms) > steps // 2 and min(norms) > 10 * c / 5
     tx = optax.chain(optax.clip_by_global_norm(c), optim.adam(lr=1e-2))
-    ft, _, state = fnn_run(tx, MLP, steps,
+    ft, _, state = run_fnn(tx, MLP, steps,
                            before_step=lambda s, i: optim.set_lr(s, 3e-3) if i == 30 else s)
     assert float(optim.get_lr(state)[0]) == 3e-3
     assert int(state[1].step) == steps  # the fnn state inside the chain
@@ -817,11 +806,11 @@ def test_fnn_optimizer_inside_chain_with_optax_transforms():
     is ``optim.sgd(lr)`` (deltas scaled after the fact), and ``chain(optax.scale(-1),
     optim.sgd(maximize=True))`` is plain SGD."""
     steps = 30
-    a, _, sa = fnn_run(optax.chain(optim.sgd(lr=1.0, momentum=0.9), optax.scale(3e-4)),
+    a, _, sa = run_fnn(optax.chain(optim.sgd(lr=1.0, momentum=0.9), optax.scale(3e-4)),
                        MLP, steps)
-    b, _, _ = fnn_run(optim.sgd(lr=3e-4, momentum=0.9), MLP, steps)
+    b, _, _ = run_fnn(optim.sgd(lr=3e-4, momentum=0.9), MLP, steps)
     assert_traj_close(a, b, rtol=1e-12, atol=1e-14)
-    c, _, _ = fnn_run(optax.chain(optax.scale(-1.0), optim.sgd(lr=3e-4, momentum=0.9,
+    c, _, _ = run_fnn(optax.chain(optax.scale(-1.0), optim.sgd(lr=3e-4, momentum=0.9,
                                                                maximize=True)), MLP, steps)
     # the same math in two programs: equal up to XLA's FMA contraction choices (ulps,
     # carried over 30 steps); a sign error would be O(1)
@@ -854,7 +843,7 @@ def test_muon_on_matrices_adam_on_biases_via_partition():
     labels = {"0": {"weight": "muon", "bias": "adam"}, "2": {"weight": "muon", "bias": "adam"}}
     tx = optax.partition({"muon": optim.muon(lr=2e-2, weight_decay=0.05),
                           "adam": optim.adam(lr=1e-2)}, labels)
-    ft, _, state = fnn_run(tx, MLP, steps)
+    ft, _, state = run_fnn(tx, MLP, steps)
     assert_traj_close(ft, tt)
     assert np.abs(ft[-1]["0.weight"] - MLP.params["0.weight"]).max() > 0.05  # Muon moved it
     with pytest.raises(ValueError, match=re.escape("torch.Size([32])")):
@@ -936,14 +925,14 @@ def test_momentum_switched_off_and_on_between_steps_matches_torch(name):
     def value(i):
         return 0.0 if 10 <= i < 20 else kw["momentum"]
 
-    tt, tl, topt, named = run_torch(name, kw, prob, 30,
+    tt, tl, topt, named = torch_case(name, kw, prob, 30,
                                     before_step=lambda o, i: _apply_torch(o, [("momentum", None,
                                                                                value(i))]))
-    ft, fl, state = fnn_run(getattr(optim, name)(**kw), prob, 30, before_step=lambda s, i:
+    ft, fl, state = run_fnn(getattr(optim, name)(**kw), prob, 30, before_step=lambda s, i:
                             optim.set_hyperparam(s, "momentum", value(i)))
     np.testing.assert_allclose(fl, tl, rtol=RTOL, atol=ATOL)
     assert_traj_close(ft, tt)
     assert_state_close(state, topt, named)
     plain = getattr(optim, name)(lr=kw["lr"]).init(init_params(prob))
-    with pytest.raises(ValueError, match="cannot switch momentum on .*keeps no momentum buffer"):
+    with pytest.raises(ValueError, match="cannot switch momentum on .*keeps no momentum_buffer"):
         optim.set_hyperparam(plain, "momentum", 0.9)

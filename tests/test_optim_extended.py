@@ -15,6 +15,7 @@ import torch_optimizer as topt
 from helpers import (
     assert_trajectories_close,
     fnn_mlp_loss,
+    mlp,
     mlp_problem,
     run_fnn,
     run_torch,
@@ -50,9 +51,9 @@ def _ids(case):
 
 @pytest.mark.parametrize("name,kw,torch_cls", CASES, ids=[_ids(c) for c in CASES])
 def test_parity_float64(name, kw, torch_cls):
-    x, y, p0 = mlp_problem()
-    tt, tl, topt_ = run_torch(lambda net: torch_cls(net.parameters(), **kw), p0, x, y, STEPS)
-    ft, fl, state = run_fnn(getattr(optim, name)(**kw), p0, x, y, STEPS)
+    prob = mlp()
+    tt, tl, topt_, _ = run_torch(lambda named: torch_cls(named.values(), **kw), prob, STEPS)
+    ft, fl, state = run_fnn(getattr(optim, name)(**kw), prob, STEPS)
     np.testing.assert_allclose(fl, tl, rtol=1e-10)
     assert_trajectories_close(ft, tt, rtol=1e-10, atol=1e-13, what=name)
     if name == "swats":  # the Adam phase throughout: no switch on either side
@@ -66,10 +67,10 @@ F32 = [CASES[4], CASES[8]]
 @pytest.mark.parametrize("name,kw,torch_cls", F32, ids=[_ids(c) for c in F32])
 def test_parity_float32(name, kw, torch_cls):
     """float32: 30 steps within 2e-5 relative (a few ulp per step, compounded)."""
-    x, y, p0 = mlp_problem(np.float32)
-    tt, tl, _ = run_torch(lambda net: torch_cls(net.parameters(), **kw), p0, x, y, 30,
+    prob = mlp(np.float32)
+    tt, tl, _, _ = run_torch(lambda named: torch_cls(named.values(), **kw), prob, 30,
                           dtype=torch.float32)
-    ft, fl, _ = run_fnn(getattr(optim, name)(**kw), p0, x, y, 30)
+    ft, fl, _ = run_fnn(getattr(optim, name)(**kw), prob, 30, dtype=np.float32)
     assert ft[0]["0.weight"].dtype == np.float32
     np.testing.assert_allclose(fl, tl, rtol=2e-5)
     assert_trajectories_close(ft, tt, rtol=2e-5, atol=2e-6, what=name)
@@ -82,9 +83,9 @@ def _slots(state, slot):
 
 # --- Yogi: the paper's m_0 = 0 -----------------------------------------------------------
 
-def _yogi_paper_init(opt, net, init):
+def _yogi_paper_init(opt, named, init):
     """Undo torch-optimizer's one departure: it starts exp_avg at initial_accumulator."""
-    for p in net.parameters():
+    for p in named.values():
         opt.state[p] = {"step": 0, "exp_avg": torch.zeros_like(p),
                         "exp_avg_sq": torch.full_like(p, init)}
     return opt
@@ -93,18 +94,19 @@ def _yogi_paper_init(opt, net, init):
 @pytest.mark.parametrize("kw", [dict(lr=1e-2), dict(lr=1e-2, weight_decay=0.1, eps=1e-6,
                                                      initial_accumulator=1e-3)])
 def test_yogi_paper_init(kw):
-    x, y, p0 = mlp_problem()
+    prob = mlp()
+    p0 = prob.params
     init = kw.get("initial_accumulator", 1e-6)
 
-    def make(net):
-        return _yogi_paper_init(topt.Yogi(net.parameters(), **kw), net, init)
+    def make(named):
+        return _yogi_paper_init(topt.Yogi(named.values(), **kw), named, init)
 
-    tt, tl, _ = run_torch(make, p0, x, y, STEPS)
-    ft, fl, _ = run_fnn(optim.yogi(**kw), p0, x, y, STEPS)
+    tt, tl, _, _ = run_torch(make, prob, STEPS)
+    ft, fl, _ = run_fnn(optim.yogi(**kw), prob, STEPS)
     np.testing.assert_allclose(fl, tl, rtol=1e-10)
     assert_trajectories_close(ft, tt, rtol=1e-10, atol=1e-13, what="yogi")
     # the unpatched reference differs, already after one step
-    ut, _, _ = run_torch(lambda net: topt.Yogi(net.parameters(), **kw), p0, x, y, 1)
+    ut, _, _, _ = run_torch(lambda named: topt.Yogi(named.values(), **kw), prob, 1)
     diff = max(np.max(np.abs(ut[0][k] - ft[0][k]) / np.abs(ft[0][k] - p0[k]).max()) for k in p0)
     assert diff > 1e-8
 

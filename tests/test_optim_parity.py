@@ -14,10 +14,10 @@ from optim_cases import (
     CASES,
     PROBLEMS,
     case_id,
+    fnn_case,
     fnn_state,
     problems_for,
-    run_fnn,
-    run_torch,
+    torch_case,
     torch_state,
 )
 
@@ -63,7 +63,7 @@ def _sensitivity(name, kw, prob, steps, tdtype, tt, tl):
     problem = PROBLEMS[prob]
     rel = 4 * np.finfo(np.float64 if tdtype == torch.float64 else np.float32).eps
     bumped = problem._replace(params={k: v * (1 + rel) for k, v in problem.params.items()})
-    pt, pl, popt, pnamed = run_torch(name, kw, bumped, steps, tdtype)
+    pt, pl, popt, pnamed = torch_case(name, kw, bumped, steps, tdtype)
     dl = np.abs(np.asarray(pl) - np.asarray(tl))
     dp = [{k: float(np.max(np.abs(pt[i][k] - tt[i][k]))) for k in tt[i]} for i in range(steps)]
     return dl, dp, torch_state(popt, pnamed)
@@ -71,8 +71,8 @@ def _sensitivity(name, kw, prob, steps, tdtype, tt, tl):
 
 def _compare(name, kw, prob, dtype, rtol, atol, steps=STEPS):
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    tt, tl, topt, named = run_torch(name, kw, PROBLEMS[prob], steps, tdtype)
-    ft, fl, state = run_fnn(name, kw, PROBLEMS[prob], steps, dtype)
+    tt, tl, topt, named = torch_case(name, kw, PROBLEMS[prob], steps, tdtype)
+    ft, fl, state = fnn_case(name, kw, PROBLEMS[prob], steps, dtype)
     assert np.all(np.abs(tl) < 1e8), "the torch run diverged: a bad case"
     dl, dp, pstate = _sensitivity(name, kw, prob, steps, tdtype, tt, tl)
     tl = np.asarray(tl)

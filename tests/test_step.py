@@ -10,11 +10,12 @@ import numpy as np
 import optax
 import pytest
 import torch
-from helpers import fnn_mlp_loss, mlp_problem, run_torch
+from helpers import fnn_mlp_loss, mlp, mlp_problem, run_torch
 
 from fnn import _tree, optim
 
 X, Y, P0 = mlp_problem()
+MLP = mlp()
 XJ, YJ = jnp.asarray(X), jnp.asarray(Y)
 
 
@@ -42,12 +43,12 @@ def _run(opt, steps=5, has_aux=False):
 
 
 @pytest.mark.parametrize("make,make_t", [
-    (lambda: optim.sgd(lr=1e-3, momentum=0.9), lambda n: torch.optim.SGD(n.parameters(), lr=1e-3, momentum=0.9)),
-    (lambda: optim.adam(lr=0.01), lambda n: torch.optim.Adam(n.parameters(), lr=0.01)),
+    (lambda: optim.sgd(lr=1e-3, momentum=0.9), lambda n: torch.optim.SGD(n.values(), lr=1e-3, momentum=0.9)),
+    (lambda: optim.adam(lr=0.01), lambda n: torch.optim.Adam(n.values(), lr=0.01)),
 ])
 @pytest.mark.parametrize("has_aux", [False, True])
 def test_first_order_matches_torch(make, make_t, has_aux):
-    ref, ref_losses, _ = run_torch(make_t, P0, X, Y, 5)
+    ref, ref_losses, *_ = run_torch(make_t, MLP, 5)
     traj, losses = _run(make(), has_aux=has_aux)
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
     for a, b in zip(traj, ref):
@@ -60,8 +61,8 @@ def test_optax_and_chain_with_clip():
     t1, l1 = _run(optax.sgd(1e-3), 3)
     t2, l2 = _run(optim.sgd(lr=1e-3), 3)
     np.testing.assert_allclose(l1, l2, rtol=1e-12)
-    ref, ref_losses, _ = run_torch(
-        lambda n: torch.optim.Adam(n.parameters(), lr=0.01), P0, X, Y, 1)
+    ref, ref_losses, *_ = run_torch(
+        lambda n: torch.optim.Adam(n.values(), lr=0.01), MLP, 1)
     t3, l3 = _run(optax.chain(optax.clip_by_global_norm(1e9), optim.adam(lr=0.01)), 1)
     np.testing.assert_allclose(t3[0]["0.weight"], ref[0]["0.weight"], rtol=1e-10)
 

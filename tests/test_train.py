@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from fnn import _tree, data, losses, nn, optim, train
-from tests.helpers import assert_trajectories_close, mlp_problem, run_torch, torch_mlp
+from tests.helpers import assert_trajectories_close, mlp, mlp_problem, run_torch, torch_mlp
 
 ROOT = Path(__file__).resolve().parents[1]
 X, Y, FLAT = mlp_problem(np.float64)
@@ -42,8 +42,8 @@ def test_train_step_matches_torch_adam_full_batch():
         state, loss = step(state, (jnp.asarray(X), jnp.asarray(Y)))
         ls.append(float(loss))
         traj.append(_flat(state.params))
-    t_traj, t_ls, _ = run_torch(lambda net: torch.optim.Adam(net.parameters(), lr=0.01),
-                                FLAT, X, Y, 100)
+    t_traj, t_ls, *_ = run_torch(lambda named: torch.optim.Adam(named.values(), lr=0.01),
+                                 mlp(), 100)
     assert_trajectories_close(traj, t_traj, rtol=1e-10, atol=1e-13, what="train step")
     np.testing.assert_allclose(ls, t_ls, rtol=1e-10)
     assert int(state.step) == 100

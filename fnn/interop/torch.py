@@ -23,7 +23,6 @@ SGD and Muon store no step in torch; fnn infers it (1 once a momentum buffer exi
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -33,46 +32,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _tree
+from ..optim import describe
+from ..optim.hyperparams import find_state
+from ..optim.spec import OptimizerSpec
+from ._common import import_torch, names_of, same, to_jax, to_numpy, to_torch
+from .torch_lbfgs import lbfgs_state_from_torch, lbfgs_state_to_torch
 
 __all__ = ["to_numpy", "to_torch", "load_state_dict", "state_dict", "optimizer_state_from_torch",
            "optimizer_state_to_torch"]
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError as e:  # pragma: no cover - exercised only without torch
-        raise ImportError("fnn.interop.torch needs PyTorch: pip install torch") from e
-    return torch
-
-
-# --------------------------------------------------------------------------- arrays
-def to_numpy(t: Any) -> np.ndarray:
-    """A torch tensor as a numpy array of the same dtype (bfloat16 via ml_dtypes)."""
-    torch = _torch()
-    t = t.detach().cpu()
-    if t.dtype == torch.bfloat16:
-        return t.float().numpy().astype(jnp.bfloat16)
-    return t.numpy().copy()
-
-
-def _to_jax(t: Any) -> jax.Array:
-    a = to_numpy(t)
-    out = jnp.asarray(a)
-    if out.dtype != a.dtype:
-        raise ValueError(
-            f"cannot keep dtype {a.dtype} in JAX ({out.dtype} instead): enable "
-            "jax.config.update('jax_enable_x64', True) for float64/int64 tensors")
-    return out
-
-
-def to_torch(a: Any) -> Any:
-    """A JAX/numpy array as a torch tensor of the same dtype."""
-    torch = _torch()
-    a = np.asarray(a)
-    if a.dtype == jnp.bfloat16:
-        return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
-    return torch.from_numpy(np.array(a, copy=True))
 
 
 # --------------------------------------------------------------------------- weights
@@ -110,8 +77,8 @@ def load_state_dict(model: Any, torch_state: Any, *, strict: bool = True) -> tup
     if problems:
         raise ValueError(f"load_state_dict into {type(model).__name__}: " + "; ".join(problems))
     # torch's order (registration order); jax.eval_shape returns dicts with sorted keys
-    params = _tree.unflatten({k: _to_jax(v) for k, v in sd.items() if k in exp_p})
-    buffers = _tree.unflatten({k: _to_jax(v) for k, v in sd.items() if k in exp_b})
+    params = _tree.unflatten({k: to_jax(v) for k, v in sd.items() if k in exp_p})
+    buffers = _tree.unflatten({k: to_jax(v) for k, v in sd.items() if k in exp_b})
     return params, buffers
 
 
@@ -120,69 +87,41 @@ def state_dict(params: Mapping, buffers: Mapping | None = None) -> OrderedDict:
 
     Within each module torch lists parameters before buffers; so does this.
     """
-
-    def merge(p: Any, b: Any, prefix: str, out: OrderedDict) -> None:
-        p = p if isinstance(p, Mapping) else {}
-        b = b if isinstance(b, Mapping) else {}
-        for k, v in p.items():
-            if not isinstance(v, Mapping):
-                out[prefix + k] = to_torch(v)
-        for k, v in b.items():
-            if not isinstance(v, Mapping):
-                out[prefix + k] = to_torch(v)
-        children = [k for k, v in p.items() if isinstance(v, Mapping)]
-        children += [k for k, v in b.items() if isinstance(v, Mapping) and k not in children]
-        for k in children:
-            merge(p.get(k, {}), b.get(k, {}), f"{prefix}{k}.", out)
-
-    out: OrderedDict = OrderedDict()
-    merge(params, buffers or {}, "", out)
-    return out
+    return OrderedDict((k, to_torch(v)) for k, v in _tree.state_dict_items(params, buffers).items())
 
 
 # --------------------------------------------------------------------------- optimizers
-def _names_of(torch_module_or_names: Any) -> dict[int, str]:
-    if hasattr(torch_module_or_names, "named_parameters"):
-        return {id(p): n for n, p in torch_module_or_names.named_parameters()}
-    raise TypeError("pass the torch module whose parameters the torch optimizer holds")
-
-
-def _meta(opt: Any) -> tuple[str, list[dict], list[tuple[str, ...]]]:
-    upd = opt.update
-    if not hasattr(upd, "fnn_groups"):
-        raise ValueError("optimizer_state_*: this is not an fnn optimizer built on fnn.optim's engine "
-                         "(L-BFGS converts through lbfgs_state_from_torch)")
-    return upd.fnn_rule, upd.fnn_groups, upd.fnn_patterns
-
-
 _TORCH_ONLY = {"params", "param_names", "initial_lr", "foreach", "differentiable", "fused",
                "capturable", "lr", "decoupled_weight_decay"}
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
-        return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
-                and all(_same(x, y) for x, y in zip(a, b)))
-    if isinstance(a, (bool, str, type(None))) or isinstance(b, (bool, str, type(None))):
-        return a == b
+def _spec(opt: Any, torch_opt: Any) -> OptimizerSpec:
     try:
-        fa, fb = float(np.asarray(a)), float(np.asarray(b))
-    except (TypeError, ValueError):
-        return a == b
-    return math.isclose(fa, fb, rel_tol=1e-12, abs_tol=0.0)
+        spec = describe(opt)
+    except ValueError as e:
+        raise ValueError(f"optimizer_state_*: {e}") from None
+    if type(torch_opt).__name__ != spec.name:
+        raise ValueError(f"different optimizers: torch has {type(torch_opt).__name__}, "
+                         f"fnn has {spec.name}")
+    return spec
 
 
-def _group_map(opt: Any, params: Mapping, torch_opt: Any, torch_module: Any) -> tuple[list[str], dict[str, int], dict[int, int]]:
-    """fnn param names (flatten order), name -> fnn group, torch group -> fnn group."""
-    from ..optim._engine import _assign_groups
+def _check_hyperparams(spec: OptimizerSpec, fg: int, g: Mapping[str, Any], ti: int) -> None:
+    for k, v in spec.groups[fg].items():
+        if k in _TORCH_ONLY or callable(v):
+            continue
+        if k not in g:
+            raise ValueError(f"hyperparameter {k!r}: fnn {spec.name} has it, torch group {ti} does not")
+        if not same(g[k], v):
+            raise ValueError(f"hyperparameter {k!r} differs in group {ti}: torch {g[k]!r}, fnn {v!r}")
 
-    rule, groups, patterns = _meta(opt)
+
+def _group_map(spec: OptimizerSpec, params: Mapping, torch_opt: Any, torch_module: Any,
+               ) -> tuple[list[str], dict[int, int]]:
+    """fnn param names (flatten order) and torch group -> fnn group, hyperparameters checked."""
     names = list(_tree.flatten(params))
-    fnn_group = dict(zip(names, _assign_groups(names, patterns)))
-    id2name = _names_of(torch_module)
-    tname = type(torch_opt).__name__
-    if tname != rule:
-        raise ValueError(f"different optimizers: torch has {tname}, fnn has {rule}")
+    fnn_group = dict(zip(names, spec.group_indices(names)))
+    id2name = names_of(torch_module)
     tg_to_fg: dict[int, int] = {}
     seen = set()
     for ti, g in enumerate(torch_opt.param_groups):
@@ -198,106 +137,96 @@ def _group_map(opt: Any, params: Mapping, torch_opt: Any, torch_module: Any) -> 
         if len(fgs) > 1:
             raise ValueError(f"torch param_groups[{ti}] spans several fnn groups {sorted(fgs)}")
         if fgs:
-            fg = fgs.pop()
-            tg_to_fg[ti] = fg
-            mine = groups[fg]
-            for k, v in mine.items():
-                if k in _TORCH_ONLY or callable(v):
-                    continue
-                if k not in g:
-                    raise ValueError(f"hyperparameter {k!r}: fnn {rule} has it, torch group {ti} does not")
-                if not _same(g[k], v):
-                    raise ValueError(f"hyperparameter {k!r} differs in group {ti}: torch {g[k]!r}, fnn {v!r}")
+            tg_to_fg[ti] = fgs.pop()
+            _check_hyperparams(spec, tg_to_fg[ti], g, ti)
     missing = [n for n in names if n not in seen]
     if missing:
         raise ValueError(f"fnn parameters not held by the torch optimizer: {missing}")
-    return names, fnn_group, tg_to_fg
+    return names, tg_to_fg
+
+
+def _slots_at(slots_tree: Any, name: str) -> dict:
+    """The slot dict of the parameter ``name`` (dotted) in a params-shaped slots tree."""
+    node = slots_tree
+    for k in name.split("."):
+        node = node[k] if isinstance(node, Mapping) else node[int(k)]
+    return node
+
+
+def _slots_from_torch(spec: OptimizerSpec, name: str, want: dict, have: dict) -> dict:
+    """torch's ``state[p]`` (``step`` removed) as fnn slots shaped and typed like ``want``."""
+    if set(have) != set(want):
+        raise ValueError(f"state of {name!r}: torch has {sorted(have)}, fnn {spec.name} "
+                         f"expects {sorted(want)}")
+    conv = {}
+    for k, tmpl in want.items():
+        a = to_numpy(have[k])
+        if a.shape != np.shape(tmpl):
+            raise ValueError(f"state {name!r}[{k!r}]: torch shape {a.shape}, fnn expects {np.shape(tmpl)}")
+        conv[k] = jnp.asarray(a, dtype=jnp.asarray(tmpl).dtype)
+    return conv
+
+
+def _groups_from_torch(groups: tuple[dict, ...], torch_opt: Any, tg_to_fg: dict[int, int]) -> tuple:
+    """The fnn groups with every hyperparameter torch's groups hold (current lrs included)."""
+    out = list(groups)
+    for ti, fg in tg_to_fg.items():
+        tg = torch_opt.param_groups[ti]
+        g = dict(out[fg])
+        for k in g:
+            if k in tg:
+                v, old = tg[k], g[k]
+                g[k] = (tuple(jnp.asarray(float(x), jnp.asarray(o).dtype) for x, o in zip(v, old))
+                        if isinstance(old, tuple) else jnp.asarray(float(v), jnp.asarray(old).dtype))
+        out[fg] = g
+    return tuple(out)
 
 
 def optimizer_state_from_torch(opt: Any, params: Mapping, torch_opt: Any, torch_module: Any,
                                *, step: int | None = None) -> Any:
     """A torch optimizer's state -> the fnn state of ``opt`` (the same optimizer and
-    hyperparameters) for ``params``. The current torch lrs become the state's lrs."""
+    hyperparameters) for ``params``. The current torch lrs become the state's lrs.
+
+    fnn keeps one step count; torch's per-parameter ``"step"`` values must agree. For
+    optimizers whose torch state holds no step (SGD, Muon: :class:`fnn.optim.StateSpec`)
+    the step is 1 once a buffer exists, unless ``step=`` is given.
+    """
     if type(torch_opt).__name__ == "LBFGS":
-        from .torch_lbfgs import lbfgs_state_from_torch
         return lbfgs_state_from_torch(opt, params, torch_opt, torch_module)
-    names, fnn_group, tg_to_fg = _group_map(opt, params, torch_opt, torch_module)
+    spec = _spec(opt, torch_opt)
+    names, tg_to_fg = _group_map(spec, params, torch_opt, torch_module)
     template = opt.init(params)
-    tmpl_slots = dict(zip(names, _slot_leaves(template.state, params)))
-    by_name = {}
-    for p, st in torch_opt.state.items():
-        by_name[_names_of(torch_module)[id(p)]] = st
-    steps = set()
-    new_slots = {}
+    id2name = names_of(torch_module)
+    by_name = {id2name[id(p)]: st for p, st in torch_opt.state.items()}
+    steps, new_slots = set(), {}
     for n in names:
-        want = tmpl_slots[n]
         have = dict(by_name.get(n, {}))
         if "step" in have:
             st = have.pop("step")  # a tensor, or a Python int (SparseAdam)
             steps.add(float(st if isinstance(st, (int, float)) else np.asarray(to_numpy(st))))
-        if not have and not by_name.get(n):  # torch has not stepped this parameter yet
-            new_slots[n] = want
-            continue
-        if set(have) != set(want):
-            raise ValueError(f"state of {n!r}: torch has {sorted(have)}, fnn {opt.update.fnn_rule} "
-                             f"expects {sorted(want)}")
-        conv = {}
-        for k, tmpl in want.items():
-            a = to_numpy(have[k])
-            if a.shape != np.shape(tmpl):
-                raise ValueError(f"state {n!r}[{k!r}]: torch shape {a.shape}, fnn expects {np.shape(tmpl)}")
-            conv[k] = jnp.asarray(a, dtype=jnp.asarray(tmpl).dtype)
-        new_slots[n] = conv
+        want = _slots_at(template.state, n)
+        new_slots[n] = _slots_from_torch(spec, n, want, have) if by_name.get(n) else want
     if len(steps) > 1:
         raise ValueError(f"torch parameters have different step counts {sorted(steps)}; fnn keeps one")
-    if step is None:
-        if steps:
-            step = int(steps.pop())
-        else:  # SGD / Muon keep no step: a buffer means at least one step was taken
-            step = 1 if any(by_name.values()) else 0
-    groups = list(template.param_groups)
-    for ti, fg in tg_to_fg.items():
-        g = dict(groups[fg])
-        g["lr"] = jnp.asarray(float(torch_opt.param_groups[ti]["lr"]), dtype=jnp.asarray(g["lr"]).dtype)
-        for k in g:
-            if k != "lr" and k in torch_opt.param_groups[ti]:
-                v = torch_opt.param_groups[ti][k]
-                g[k] = tuple(jnp.asarray(float(x), jnp.asarray(o).dtype) for x, o in zip(v, g[k])) \
-                    if isinstance(g[k], tuple) else jnp.asarray(float(v), jnp.asarray(g[k]).dtype)
-        groups[fg] = g
-    slots_tree = _slots_unflatten(template.state, params, [new_slots[n] for n in names])
-    return template._replace(step=jnp.asarray(step, template.step.dtype), param_groups=tuple(groups),
-                             state=slots_tree)
+    if step is None:  # without a step in torch's state, a buffer means a step was taken
+        step = int(steps.pop()) if steps else int(any(by_name.values()))
+    return template._replace(step=jnp.asarray(step, template.step.dtype),
+                             param_groups=_groups_from_torch(template.param_groups, torch_opt,
+                                                             tg_to_fg),
+                             state=_tree.unflatten(new_slots))
 
 
-def _slot_leaves(slots_tree: Any, params: Mapping) -> list[dict]:
-    """Per-parameter slot dicts in :func:`fnn._tree.flatten` order of ``params``."""
-    flat_slots = _tree.flatten(_strip(slots_tree, params))
-    return [flat_slots[n].d for n in _tree.flatten(params)]
-
-
-def _strip(slots_tree: Any, params: Any) -> Any:
-    if isinstance(params, Mapping):
-        return {k: _strip(slots_tree[k], v) for k, v in params.items()}
-    return _Leaf(slots_tree)
-
-
-class _Leaf:
-    """Marks a per-parameter slot dict so that flatten stops there."""
-
-    def __init__(self, d):
-        self.d = d
-
-
-def _slots_unflatten(template_tree: Any, params: Mapping, per_param: list[dict]) -> Any:
-    it = iter(per_param)
-
-    def build(p):
-        if isinstance(p, Mapping):
-            return {k: build(v) for k, v in p.items()}
-        return next(it)
-
-    return build(params)
+def _torch_entry(spec: OptimizerSpec, slots: dict, step: int) -> dict | None:
+    """torch's ``state[p]`` for one parameter (``None``: torch holds no state yet)."""
+    torch = import_torch()
+    if step == 0 and not spec.state.eager:
+        return None
+    entry = {k: to_torch(v) for k, v in slots.items()}
+    if spec.state.step == "int":  # SparseAdam keeps a Python int (bias corrections in doubles)
+        entry["step"] = step
+    elif spec.state.step == "tensor":
+        entry["step"] = torch.tensor(float(step), dtype=torch.get_default_dtype())
+    return entry
 
 
 def optimizer_state_to_torch(opt: Any, opt_state: Any, params: Mapping, torch_opt: Any,
@@ -306,53 +235,34 @@ def optimizer_state_to_torch(opt: Any, opt_state: Any, params: Mapping, torch_op
     (built over ``torch_module``'s parameters with the same hyperparameters). Returns the
     ``state_dict`` that was loaded."""
     if type(torch_opt).__name__ == "LBFGS":
-        from .torch_lbfgs import lbfgs_state_to_torch
         return lbfgs_state_to_torch(opt, opt_state, params, torch_opt, torch_module)
-    torch = _torch()
-    names, fnn_group, tg_to_fg = _group_map(opt, params, torch_opt, torch_module)
-    from ..optim.hyperparams import find_state
-
+    torch = import_torch()
+    spec = _spec(opt, torch_opt)
+    _, tg_to_fg = _group_map(spec, params, torch_opt, torch_module)
     st = find_state(opt_state)
-    slots = dict(zip(names, _slot_leaves(st.state, params)))
     step = int(st.step)
-    sd = torch_opt.state_dict()
-    id2name = _names_of(torch_module)
-    index = {}
-    i = 0
+    id2name = names_of(torch_module)
+    new_state: dict[int, dict] = {}
+    index: dict[int, int] = {}
     for g in torch_opt.param_groups:
         for p in g["params"]:
-            index.setdefault(id(p), i)
-            i += 1
-    new_state = {}
-    rule = opt.update.fnn_rule
-    has_step = rule not in ("SGD", "Muon")
-    for g in torch_opt.param_groups:
-        for p in g["params"]:
-            n = id2name[id(p)]
-            entry = {k: to_torch(v) for k, v in slots[n].items()}
-            if step == 0 and rule != "Adagrad":
-                continue
-            if has_step:  # SparseAdam keeps a Python int (its bias corrections in doubles)
-                entry["step"] = step if rule == "SparseAdam" else torch.tensor(
-                    float(step), dtype=torch.get_default_dtype())
-            new_state[index[id(p)]] = entry
-    groups = sd["param_groups"]
+            i = index.setdefault(id(p), len(index))
+            entry = _torch_entry(spec, _slots_at(st.state, id2name[id(p)]), step)
+            if entry is not None:
+                new_state[i] = entry
+    groups = torch_opt.state_dict()["param_groups"]
     for ti, fg in tg_to_fg.items():
-        hp = st.param_groups[fg]
-        groups[ti]["lr"] = float(hp["lr"])
-        for k, v in hp.items():
-            if k in groups[ti] and k != "lr":
+        for k, v in st.param_groups[fg].items():
+            if k in groups[ti]:
                 groups[ti][k] = tuple(float(x) for x in v) if isinstance(v, tuple) else float(v)
     new_sd = {"state": new_state, "param_groups": groups}
     torch_opt.load_state_dict(new_sd)
     # torch's load_state_dict casts every state tensor but "step" to the parameter dtype;
-    # a native torch run keeps these scalars in the default dtype (float32) and rounds them
-    # every step, as fnn does: restore that so the run continues exactly.
+    # a native torch run keeps the scalar slots in its default dtype and rounds them every
+    # step, as fnn does (fnn.optim.set_scalar_dtype): restore that so the run continues
+    # exactly.
     for p_state in torch_opt.state.values():
-        for k in _SCALAR_STATE:
+        for k in spec.state.scalars:
             if k in p_state:
                 p_state[k] = p_state[k].to(torch.get_default_dtype())
     return new_sd
-
-
-_SCALAR_STATE = ("mu_product", "eta", "mu")

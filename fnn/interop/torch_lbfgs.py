@@ -2,8 +2,9 @@
 
 torch keeps the whole state in ``optimizer.state[first_param]`` with Python lists
 ``old_dirs``/``old_stps``/``ro`` (oldest first); fnn keeps fixed-size ring buffers
-(``state.old_dirs[(history_start + i) % history_size]`` is torch's ``old_dirs[i]``). Flat
-vectors are in torch's parameter order in both.
+(``state.old_dirs[(history_start + i) % history_size]`` is torch's ``old_dirs[i]``). The
+flat vectors are permuted between the two parameter orders (:mod:`fnn.optim.lbfgs`
+describes fnn's; torch's is ``module.parameters()``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _tree
-from .torch import _names_of, _same, _torch, to_numpy
+from ..optim import describe
+from ._common import import_torch, names_of, same, to_numpy
 
 __all__ = ["lbfgs_state_from_torch", "lbfgs_state_to_torch"]
 
@@ -25,15 +27,18 @@ _CONFIG = ("max_iter", "max_eval", "tolerance_grad", "tolerance_change", "histor
 
 
 def _check(opt: Any, params: Mapping, torch_opt: Any, torch_module: Any) -> dict:
-    upd = opt.update
-    if getattr(upd, "fnn_rule", None) != "LBFGS":
-        raise ValueError(f"different optimizers: torch has LBFGS, fnn has {getattr(upd, 'fnn_rule', type(opt).__name__)}")
-    mine = upd.fnn_groups[0]
+    try:
+        name = describe(opt).name
+    except ValueError:
+        name = type(opt).__name__
+    if name != "LBFGS":
+        raise ValueError(f"different optimizers: torch has LBFGS, fnn has {name}")
+    mine = describe(opt).groups[0]
     group = torch_opt.param_groups[0]
     for k in _CONFIG:
-        if not _same(group[k], mine[k]):
+        if not same(group[k], mine[k]):
             raise ValueError(f"hyperparameter {k!r} differs: torch {group[k]!r}, fnn {mine[k]!r}")
-    names = [_names_of(torch_module)[id(p)] for p in group["params"]]
+    names = [names_of(torch_module)[id(p)] for p in group["params"]]
     mine_names = _tree.leaf_names(params)
     if sorted(names) != sorted(mine_names):
         raise ValueError(f"different parameters: torch {names}, fnn {mine_names}")
@@ -46,7 +51,7 @@ def _perm(params: Mapping, torch_opt: Any, torch_module: Any) -> np.ndarray:
     torch concatenates parameters in ``module.parameters()`` order; fnn's L-BFGS in
     ``jax.tree.leaves`` order.
     """
-    id2name = _names_of(torch_module)
+    id2name = names_of(torch_module)
     offsets, pos = {}, 0
     for p in torch_opt.param_groups[0]["params"]:
         offsets[id2name[id(p)]] = (pos, p.numel())
@@ -101,7 +106,7 @@ def lbfgs_state_to_torch(opt: Any, state: Any, params: Mapping, torch_opt: Any,
                          torch_module: Any) -> dict:
     """Load an fnn L-BFGS state into ``torch_opt`` (a ``torch.optim.LBFGS`` over
     ``torch_module``'s parameters with the same arguments)."""
-    torch = _torch()
+    torch = import_torch()
     mine = _check(opt, params, torch_opt, torch_module)
     hist = mine["history_size"]
     k, start = int(state.history_len), int(state.history_start)

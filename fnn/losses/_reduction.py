@@ -9,50 +9,17 @@ anything else ``'mean'``; a ``None`` counts as ``True``).
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["get_reduction", "legacy_get_string", "apply_reduction", "check_same_shape", "is_concrete",
+from .._check import REDUCTIONS, get_reduction, is_concrete, legacy_get_string
+
+__all__ = ["REDUCTIONS", "get_reduction", "legacy_get_string", "apply_reduction", "check_same_shape", "is_concrete",
            "as_array", "abs_", "clamp_min0", "relu_strict", "safe_norm",
            "clamp_min_straight_through"]
-
-REDUCTIONS = ("none", "mean", "sum")
-
-
-def legacy_get_string(size_average: bool | None, reduce: bool | None, emit_warning: bool = True) -> str:
-    """torch's ``_Reduction.legacy_get_string``: map ``size_average``/``reduce`` to a reduction."""
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    ret = "none" if not reduce else ("mean" if size_average else "sum")
-    if emit_warning:
-        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' "
-                      "instead.", UserWarning, stacklevel=3)
-    return ret
-
-
-def get_reduction(fn: str, reduction: str, size_average: bool | None = None,
-                  reduce: bool | None = None, valid: Sequence[str] = REDUCTIONS) -> str:
-    """Validate ``reduction`` (after the legacy override) and return it.
-
-    An unknown value raises torch's ``ValueError("{r} is not a valid value for reduction")``,
-    extended with the function name and the valid values.
-    """
-    if size_average is not None or reduce is not None:
-        return legacy_get_string(size_average, reduce)
-    if reduction == "elementwise_mean":
-        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' "
-                      "instead.", UserWarning, stacklevel=3)
-        return "mean"
-    if not isinstance(reduction, str) or reduction not in valid:
-        raise ValueError(f"{reduction} is not a valid value for reduction ({fn} expects one of "
-                         + ", ".join(repr(v) for v in valid) + ")")
-    return reduction
-
 
 def apply_reduction(loss: jax.Array, reduction: str) -> jax.Array:
     """Apply a validated reduction: ``'none'`` -> ``loss``, ``'mean'`` -> mean of all elements,
@@ -79,11 +46,6 @@ def check_same_shape(fn: str, input: Any, target: Any, names: tuple[str, str] = 
             f"{fn}: {names[1]} shape {_shape(target)} differs from {names[0]} shape {_shape(input)}; "
             "fnn does not broadcast them (torch warns and broadcasts, which is almost always a bug). "
             "Please ensure they have the same size.")
-
-
-def is_concrete(*xs: Any) -> bool:
-    """True when every argument has a concrete value (not a tracer under jit/vmap/grad)."""
-    return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
 def as_array(x: Any, dtype: Any = None) -> jax.Array:

@@ -12,21 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 
-from ._functional._window import check_positive, ntuple, window_output_size
-from ._functional.conv import (
-    check_conv_input,
-    conv1d,
-    conv2d,
-    conv3d,
-    conv_padding,
-    conv_transpose1d,
-    conv_transpose2d,
-)
-from ._functional.padding import pad
+from ._functional._window import check_positive, ntuple
+from ._functional.conv import check_conv_input, conv_nd, conv_padding, conv_transpose_nd
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
@@ -71,8 +62,8 @@ class _ConvNd(Module):
         for what, v in (("kernel_size", self.kernel_size), ("stride", self.stride),
                         ("dilation", self.dilation)):
             check_positive(v, what, name)
-        self._pad_pairs = conv_padding(padding, n, self.kernel_size, self.stride, self.dilation,
-                                       name)
+        # torch checks the padding in the constructor
+        conv_padding(padding, n, self.kernel_size, self.stride, self.dilation, name)
         self.padding = padding if isinstance(padding, str) else ntuple(padding, n, "padding", name)
         self.groups, self.bias, self.padding_mode = groups, bias, padding_mode
 
@@ -111,9 +102,7 @@ class _ConvNd(Module):
 
 
 class _Conv(_ConvNd):
-    r"""Forward of ``Conv{n}d``: optional non-zero padding mode, then the functional conv."""
-
-    _fn: Any = None
+    r"""Forward of ``Conv{n}d``: the functional convolution with the layer's padding mode."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrTuple,
                  stride: IntOrTuple = 1, padding: str | IntOrTuple = 0,
@@ -123,16 +112,8 @@ class _Conv(_ConvNd):
                          groups, bias, padding_mode)
 
     def forward(self, params: dict, x: jax.Array) -> jax.Array:
-        who = self._label()
-        check_conv_input(who, x, self._weight_shape(), self.groups, self._n)
-        window_output_size(who, x.shape[-self._n:], self.kernel_size, self.stride,
-                           self._pad_pairs, self.dilation)
-        padding = self.padding
-        if self.padding_mode != "zeros":
-            flat = tuple(v for lo, hi in reversed(self._pad_pairs) for v in (lo, hi))
-            x, padding = pad(x, flat, mode=self.padding_mode), 0
-        return type(self)._fn(x, params["weight"], params.get("bias"), self.stride, padding,
-                              self.dilation, self.groups)
+        return conv_nd(self._n, self._label(), x, params["weight"], params.get("bias"),
+                       self.stride, self.padding, self.dilation, self.groups, self.padding_mode)
 
 
 class Conv1d(_Conv):
@@ -145,7 +126,6 @@ class Conv1d(_Conv):
     """
 
     _n = 1
-    _fn = staticmethod(conv1d)
 
 
 class Conv2d(_Conv):
@@ -155,7 +135,6 @@ class Conv2d(_Conv):
     """
 
     _n = 2
-    _fn = staticmethod(conv2d)
 
 
 class Conv3d(_Conv):
@@ -163,14 +142,12 @@ class Conv3d(_Conv):
     ``(C_out, C_in/groups, kD, kH, kW)``. Arguments and defaults as :class:`Conv1d`."""
 
     _n = 3
-    _fn = staticmethod(conv3d)
 
 
 class _ConvTranspose(_ConvNd):
     """Forward of ``ConvTranspose{n}d``, with torch's optional ``output_size``."""
 
     _transposed = True
-    _fn: Any = None
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrTuple,
                  stride: IntOrTuple = 1, padding: IntOrTuple = 0,
@@ -185,6 +162,7 @@ class _ConvTranspose(_ConvNd):
         if output_size is None:
             return self.output_padding
         n = self._n
+        check_conv_input(who, x, self._weight_shape(), self.groups, n, transposed=True)
         size = tuple(output_size)[-n:]
         if len(size) != n:
             raise ValueError(f"{who}: output_size must have {n} or {n + 2} elements, "
@@ -200,10 +178,11 @@ class _ConvTranspose(_ConvNd):
     def forward(self, params: dict, x: jax.Array, output_size: Sequence[int] | None = None
                 ) -> jax.Array:
         who = self._label()
-        check_conv_input(who, x, self._weight_shape(), self.groups, self._n, transposed=True)
         output_padding = self._output_padding(who, x, output_size)
-        return type(self)._fn(x, params["weight"], params.get("bias"), self.stride,
-                              self.padding, output_padding, self.groups, self.dilation)
+        padding = cast(tuple[int, ...], self.padding)  # never a string (checked in __init__)
+        return conv_transpose_nd(self._n, who, x, params["weight"], params.get("bias"),
+                                 self.stride, padding, output_padding, self.groups,
+                                 self.dilation)
 
 
 class ConvTranspose1d(_ConvTranspose):
@@ -213,7 +192,6 @@ class ConvTranspose1d(_ConvTranspose):
     output_size=None)`` as torch's. Zeiler et al. 2010 (deconvolutional networks)."""
 
     _n = 1
-    _fn = staticmethod(conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTranspose):
@@ -222,4 +200,3 @@ class ConvTranspose2d(_ConvTranspose):
     bias, dilation`` in torch's order. Zeiler et al. 2010."""
 
     _n = 2
-    _fn = staticmethod(conv_transpose2d)

@@ -15,7 +15,7 @@ import inspect
 from typing import Any, ClassVar
 
 from .. import _check, losses
-from ..losses._reduction import get_reduction, legacy_get_string
+from .._check import get_reduction, legacy_get_string
 from .module import Module
 
 __all__ = ["L1Loss", "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",

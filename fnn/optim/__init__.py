@@ -14,7 +14,10 @@ or, for any optimizer (L-BFGS and AdaHessian included), torch's ``optimizer.step
 
 ``optim.nonfinite_guard(opt)`` wraps any of them so that a step with NaN/Inf gradients or
 loss is skipped and counted (torch's ``GradScaler`` behaviour) or raises
-(``policy="raise"``); see :mod:`fnn.optim.nonfinite`.
+(``policy="raise"``); see :mod:`fnn.optim.nonfinite`. ``optim.describe(opt)`` says what an
+optimizer is (torch's class name, its groups, how torch stores its state: an
+:class:`OptimizerSpec`); ``optim.set_scalar_dtype`` is ``torch.set_default_dtype`` for the
+scalar state torch keeps in its default dtype.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 from optax import apply_updates
 
 from . import lr_scheduler, swa_utils
-from ._engine import OptState, Rule, build
+from ._engine import OptState, Rule, build, scalar_dtype, set_scalar_dtype
 from .adabelief import adabelief
 from .adabound import adabound
 from .adadelta import adadelta
@@ -45,6 +48,7 @@ from .rmsprop import rmsprop
 from .rprop import rprop
 from .sgd import sgd
 from .sparse_adam import sparse_adam
+from .spec import OptimizerSpec, StateSpec, describe
 from .step import step
 from .swats import swats
 from .yogi import yogi
@@ -60,6 +64,9 @@ __all__ = [
     "set_hyperparam",
     # NaN/Inf gradients and losses: skip the step (counted) or raise
     "nonfinite_guard", "nonfinite_stats", "check_finite", "NonFiniteState",
-    # the engine (to write your own optimizer) and the submodules
-    "build", "Rule", "OptState", "lr_scheduler", "swa_utils",
+    # torch's default dtype for scalar state (torch.set_default_dtype)
+    "set_scalar_dtype", "scalar_dtype",
+    # the engine (to write your own optimizer), descriptions, and the submodules
+    "build", "Rule", "OptState", "describe", "OptimizerSpec", "StateSpec", "lr_scheduler",
+    "swa_utils",
 ]

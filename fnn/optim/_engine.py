@@ -7,8 +7,9 @@ written top to bottom -- plus its hyperparameters. :func:`build` turns a rule in
 * mapping the rule over the leaves of a parameter pytree;
 * torch-style **param groups** chosen by glob on dotted parameter names
   (``param_groups=[{"params": "classifier.*", "lr": 1e-3}]``; first match wins; the
-  parameters that match no group form the *default group*, which is always the last
-  group, index ``len(param_groups)``);
+  parameters that match no group form the *default group*, index ``len(param_groups)``,
+  which exists only when some parameter matches no glob: groups that cover every
+  parameter are exactly torch's ``param_groups``);
 * **hyperparameters kept in the state** (``state.param_groups[i]["lr"]``), so they can be
   read and changed between steps (:mod:`fnn.optim.hyperparams`), and batched with vmap
   (except ``weight_decay=0`` as a Python number, the default, which is compiled out of
@@ -27,7 +28,6 @@ Python scalar entering a torch float32 kernel is.
 
 from __future__ import annotations
 
-import fnmatch
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -38,9 +38,12 @@ import numpy as np
 import optax
 
 from .. import _tree
+from .._check import is_concrete
+from ._state_tree import has_param_groups, tree_find
+from .spec import OptimizerSpec, StateSpec, register
 
 __all__ = ["Rule", "OptState", "build", "hyper_dtype", "cast", "lerp", "is_concrete",
-           "weight_decay", "torch_scalar", "find_slots"]
+           "weight_decay", "torch_scalar", "find_slots", "set_scalar_dtype", "scalar_dtype"]
 
 PyTree = Any
 
@@ -70,6 +73,8 @@ class Rule(NamedTuple):
     # hyperparameters that are tuples of values (``betas``, ``etas``, ...): a list given for
     # one is turned into a tuple, anything else that is not a sequence is a TypeError
     sequences: tuple[str, ...] = ()
+    # how torch keeps this optimizer's state (interop, hyperparameter setters read it)
+    spec: StateSpec = StateSpec()
 
 
 class OptState(NamedTuple):
@@ -77,7 +82,7 @@ class OptState(NamedTuple):
 
     ``step``: updates done so far (int32). ``param_groups``: one dict per group of the
     numeric hyperparameters in force (torch's ``optimizer.param_groups[i]``, without
-    ``"params"``); the default group is last. ``state``: a pytree shaped like the params
+    ``"params"``); the default group, when there is one, is last. ``state``: a pytree shaped like the params
     whose leaves are replaced by the per-parameter slot dicts (torch's ``optimizer.state``).
     """
 
@@ -128,31 +133,54 @@ def _is_static_zero(x: Any) -> bool:
     return isinstance(x, numbers.Number) and not isinstance(x, bool) and x == 0
 
 
+_SCALAR_DTYPE: list[Any] = [jnp.float32]
+
+
+def set_scalar_dtype(dtype: Any) -> Any:
+    """Set the dtype of the scalar optimizer state torch keeps in its *default dtype*
+    (NAdam's ``mu_product``, ASGD's ``eta``/``mu``: :attr:`StateSpec.scalars`); returns
+    the previous one.
+
+    torch rounds these to ``torch.get_default_dtype()``, float32 unless a script calls
+    ``torch.set_default_dtype(torch.float64)``. fnn follows the float32 default; a port
+    of a float64 torch script calls ``fnn.optim.set_scalar_dtype(jnp.float64)`` (with
+    ``jax_enable_x64`` on) before building and tracing its optimizers, as the script calls
+    ``torch.set_default_dtype``. The dtype is read when an optimizer's ``init``/``update``
+    is traced: a jitted update keeps the dtype it was compiled with.
+    """
+    dtype = jnp.dtype(dtype)
+    if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+        raise TypeError(f"set_scalar_dtype: only float32 and float64 are supported (torch's "
+                        f"default dtypes), got {dtype}")
+    old, _SCALAR_DTYPE[0] = _SCALAR_DTYPE[0], dtype
+    return old
+
+
+def scalar_dtype() -> Any:
+    """The dtype set by :func:`set_scalar_dtype` (float32 by default, as torch's)."""
+    return _SCALAR_DTYPE[0]
+
+
 def torch_scalar(x: Any) -> jax.Array:
     """Round ``x`` as torch stores a 0-d scalar state tensor (NAdam's ``mu_product``,
-    ASGD's ``eta``/``mu``): in torch's default dtype, float32, whatever the params' dtype."""
-    return jnp.asarray(x).astype(jnp.float32)
+    ASGD's ``eta``/``mu``): in torch's default dtype (:func:`scalar_dtype`, float32
+    unless set), whatever the params' dtype."""
+    return jnp.asarray(x).astype(scalar_dtype())
 
 
 def find_slots(state: Any, slot: str) -> PyTree:
     """The per-parameter state ``slot`` as a pytree shaped like the params
     (``find_slots(state, "exp_avg")``); ``state`` may be a composite optax state."""
-    from .hyperparams import find_state
-
-    s = find_state(state)
+    found_states = tree_find(state, has_param_groups)
+    if not found_states:
+        raise ValueError("no fnn optimizer state (with param_groups) found in this state")
+    s = found_states[0]
     is_slots = lambda x: isinstance(x, dict) and slot in x
     found = jax.tree_util.tree_leaves(s.state, is_leaf=is_slots)
     if not any(is_slots(x) for x in found):
         raise KeyError(f"this optimizer state has no per-parameter {slot!r} slot (the state "
                        f"of {type(s).__name__} holds {sorted({k for x in found if isinstance(x, dict) for k in x})})")
     return jax.tree_util.tree_map(lambda d: d[slot], s.state, is_leaf=is_slots)
-
-
-def is_concrete(x: Any) -> bool:
-    """True if ``x`` is a number we can validate now (not a tracer inside jit/vmap)."""
-    if isinstance(x, jax.core.Tracer):
-        return False
-    return isinstance(x, (numbers.Number, np.ndarray, np.generic, jax.Array))
 
 
 def _is_number(x: Any) -> bool:
@@ -206,18 +234,6 @@ def _normalize_patterns(group: Mapping[str, Any], i: int) -> tuple[str, ...]:
         f"names such as 'fc1.*'), not {type(pats).__name__}")
 
 
-def _assign_groups(names: Sequence[str], patterns: Sequence[tuple[str, ...]]) -> list[int]:
-    out = []
-    for name in names:
-        for gi, pats in enumerate(patterns):
-            if any(fnmatch.fnmatchcase(name, p) for p in pats):
-                out.append(gi)
-                break
-        else:
-            out.append(len(patterns))
-    return out
-
-
 def build(
     rule: Rule,
     defaults: Mapping[str, Any],
@@ -229,10 +245,25 @@ def build(
     ``defaults`` are the factory's arguments (torch's ``optimizer.defaults``);
     ``param_groups`` overrides them per group; ``validate(hp)`` raises torch's
     ``ValueError`` for invalid values and runs on the defaults and on every group.
+    The result is described by :func:`fnn.optim.describe`.
     """
     if not isinstance(rule, Rule) or not (callable(rule.init) and callable(rule.update)):
         raise TypeError(f"build: rule must be an fnn.optim.Rule with callable init and update, "
                         f"got {rule!r}"[:300])
+    merged, patterns = _merge_groups(rule, defaults, param_groups, validate)
+    spec = OptimizerSpec(rule.name, rule.spec, tuple(dict(hp) for hp in merged), patterns)
+    split = [_split(rule, hp) for hp in merged]
+    update = _make_update(rule, spec, split)
+    register(update, spec)
+    return optax.GradientTransformationExtraArgs(_make_init(rule, spec, merged, split), update)
+
+
+def _merge_groups(rule: Rule, defaults: Mapping[str, Any],
+                  param_groups: Sequence[Mapping[str, Any]] | None,
+                  validate: Callable[[Mapping[str, Any]], None] | None,
+                  ) -> tuple[list[dict[str, Any]], tuple[tuple[str, ...], ...]]:
+    """Every group's hyperparameters (the defaults overridden, validated; the default group
+    last) and each explicit group's glob patterns."""
     defaults = _with_tuples(rule, defaults)
     if validate is not None:
         validate(defaults)
@@ -241,10 +272,8 @@ def build(
             or not all(isinstance(g, Mapping) for g in param_groups)):
         raise TypeError(f"{rule.name}: param_groups must be a list of dicts such as "
                         f'[{{"params": "classifier.*", "lr": 1e-3}}], got {param_groups!r}'[:400])
-    groups = [_with_tuples(rule, g) for g in (param_groups or ())]
-    patterns = []
-    merged: list[dict[str, Any]] = []
-    for i, g in enumerate(groups):
+    patterns, merged = [], []
+    for i, g in enumerate(_with_tuples(rule, g) for g in (param_groups or ())):
         patterns.append(_normalize_patterns(g, i))
         unknown = sorted(set(g) - set(defaults) - {"params"})
         if unknown:
@@ -256,79 +285,86 @@ def build(
             validate(hp)
         merged.append(hp)
     merged.append(dict(defaults))  # the default group, last
+    return merged, tuple(patterns)
 
-    static_groups = []
-    dynamic_init = []
-    schedules = []
-    for hp in merged:
-        st, dyn, sch = {}, {}, {}
-        for k, v in hp.items():
-            if k in rule.static or (k == "weight_decay" and _is_static_zero(v)):
-                st[k] = v
-            elif callable(v):
-                sch[k] = v
-            elif _is_number(v):
-                dyn[k] = v
-            else:
-                st[k] = v
-        static_groups.append(st)
-        dynamic_init.append(dyn)
-        schedules.append(sch)
 
-    def _current(dyn: Mapping[str, Any], sch: Mapping[str, Callable], count: jax.Array) -> dict:
-        out = dict(dyn)
-        for k, f in sch.items():
-            out[k] = _to_hyper(f(_sched_count(count)))
-        return out
+class _Split(NamedTuple):
+    """One group's hyperparameters by kind: static (Python values shaping the
+    computation), dynamic (numbers kept in the state) and schedules (``count -> value``)."""
 
+    static: dict[str, Any]
+    dynamic: dict[str, Any]
+    schedules: dict[str, Callable]
+
+
+def _split(rule: Rule, hp: Mapping[str, Any]) -> _Split:
+    out = _Split({}, {}, {})
+    for k, v in hp.items():
+        if k in rule.static or (k == "weight_decay" and _is_static_zero(v)):
+            out.static[k] = v
+        elif callable(v):
+            out.schedules[k] = v
+        elif _is_number(v):
+            out.dynamic[k] = v
+        else:
+            out.static[k] = v
+    return out
+
+
+def _current(dyn: Mapping[str, Any], sch: Mapping[str, Callable], count: jax.Array) -> dict:
+    """The numeric hyperparameters in force at step ``count`` (schedules evaluated)."""
+    out = dict(dyn)
+    for k, f in sch.items():
+        out[k] = _to_hyper(f(_sched_count(count)))
+    return out
+
+
+def _make_init(rule: Rule, spec: OptimizerSpec, merged: Sequence[Mapping[str, Any]],
+               split: Sequence[_Split]) -> Callable[[PyTree], OptState]:
     def init(params: PyTree) -> OptState:
         names = _tree.leaf_names(params)
         leaves, treedef = jax.tree_util.tree_flatten(params)
-        gidx = _assign_groups(names, patterns)
         count = jnp.zeros((), jnp.int32)
-        hps = tuple(_current({k: _to_hyper(v) for k, v in dyn.items()}, sch, count)
-                    for dyn, sch in zip(dynamic_init, schedules))
+        hps = tuple(_current({k: _to_hyper(v) for k, v in sp.dynamic.items()}, sp.schedules, count)
+                    for sp in split[:spec.num_groups(names)])
         slots = []
-        for p, gi in zip(leaves, gidx):
-            p = jnp.asarray(p)
+        for p, gi in zip(leaves, spec.group_indices(names)):
             # init sees the hyperparameters as given (Python numbers where they were), so a
             # rule can decide statically which slots exist (SGD's momentum_buffer).
             raw = {k: (v(_sched_count(count)) if callable(v) and k not in rule.static else v)
                    for k, v in merged[gi].items()}
-            slots.append(rule.init(p, raw))
+            slots.append(rule.init(jnp.asarray(p), raw))
         return OptState(count, hps, jax.tree_util.tree_unflatten(treedef, slots))
 
+    return init
+
+
+def _make_update(rule: Rule, spec: OptimizerSpec, split: Sequence[_Split]) -> Callable[..., Any]:
     def update(updates: PyTree, state: OptState, params: PyTree | None = None, **extra_args: Any):
         if params is None:
             raise ValueError(f"{rule.name} needs the current parameters: call opt.update(grads, state, params)")
         if not isinstance(state, OptState):
             raise TypeError(f"{rule.name}.update expects the OptState made by its init, got {type(state).__name__}")
         count = state.step
-        hps = tuple(_current(dyn, sch, count) for dyn, sch in zip(state.param_groups, schedules))
+        hps = tuple(_current(dyn, sp.schedules, count) for dyn, sp in zip(state.param_groups, split))
         t = (count + 1).astype(hyper_dtype())
-        names = _tree.leaf_names(updates)
         g_leaves, treedef = jax.tree_util.tree_flatten(updates)
-        p_leaves = treedef.flatten_up_to(params)
-        s_leaves = treedef.flatten_up_to(state.state)
-        gidx = _assign_groups(names, patterns)
+        p_leaves = treedef.flatten_up_to(params)  # type: ignore[attr-defined]
+        s_leaves = treedef.flatten_up_to(state.state)  # type: ignore[attr-defined]
+        gidx = spec.group_indices(_tree.leaf_names(updates))
         aux = ((None,) * len(g_leaves) if rule.prepare is None
-               else treedef.flatten_up_to(rule.prepare(updates, params, extra_args)))
+               else treedef.flatten_up_to(  # type: ignore[attr-defined]
+                   rule.prepare(updates, params, extra_args)))
         deltas, new_slots = [], []
         for g, p, s, gi, a in zip(g_leaves, p_leaves, s_leaves, gidx, aux):
-            hp = {**hps[gi], **static_groups[gi]}
+            hp = {**hps[gi], **split[gi].static}
             g = jnp.asarray(g).astype(p.dtype)
             if hp.get("maximize", False):
                 g = -g
-            extra = () if rule.prepare is None else (a,)
-            new_p, ns = rule.update(p, g, s, hp, t, *extra)
+            new_p, ns = rule.update(p, g, s, hp, t, *(() if rule.prepare is None else (a,)))
             deltas.append((new_p - p).astype(p.dtype))
             new_slots.append(ns)
         return (jax.tree_util.tree_unflatten(treedef, deltas),
                 OptState(count + 1, hps, jax.tree_util.tree_unflatten(treedef, new_slots)))
 
-    # what interop and tooling read back: the rule, every group's merged hyperparameters
-    # (default group last) and the groups' glob patterns
-    update.fnn_rule = rule.name  # type: ignore[attr-defined]
-    update.fnn_groups = [dict(hp) for hp in merged]  # type: ignore[attr-defined]
-    update.fnn_patterns = list(patterns)  # type: ignore[attr-defined]
-    return optax.GradientTransformationExtraArgs(init, update)
+    return update

@@ -13,6 +13,7 @@ float64 every quantity is a double, as in torch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -143,93 +144,122 @@ def strong_wolfe(obj_func: Callable[[Array], tuple[Array, Array]], t: Array, d: 
     torch: ``torch.optim.lbfgs._strong_wolfe`` (from torch7's ``lswolfe.lua``; Nocedal &
     Wright, *Numerical Optimization*, 2nd ed., algorithms 3.5 and 3.6).
     """
-    pdt = d.dtype
-    d_norm = jnp.max(jnp.abs(d))
-    t = jnp.asarray(t, pdt)
+    w = _Search(obj_func, d, f, g, gtd, c1, c2, tolerance_change, max_ls,
+                jnp.max(jnp.abs(d)))
+    t = jnp.asarray(t, d.dtype)
     f_new, g_new = obj_func(t)
-    zero_t = jnp.zeros((), pdt)
-    one = jnp.ones((), jnp.int32)
     zero = jnp.zeros((), jnp.int32)
+    s = lax.while_loop(functools.partial(_bracketing, w), functools.partial(_extrapolate, w),
+                       _Bracketing(t, f_new, g_new, dot(g_new, d), jnp.zeros((), d.dtype), f,
+                                   g, gtd, zero, zero + 1, zero))
+    z = lax.while_loop(functools.partial(_zooming, w), functools.partial(_zoom_step, w),
+                       _zoom_start(w, s))
+    return z.bf[z.low], z.bg[z.low], z.b[z.low], z.evals
 
-    def armijo_fails(t, f_new):
-        # torch: f_new > (f + c1 * t * gtd); the float f joins a tensor expression
-        return f_new.astype(pdt) > f.astype(pdt) + rounded(c1 * t * gtd)
 
-    def curvature_ok(gtd_new):
-        return jnp.abs(gtd_new) <= -c2 * gtd
+class _Search(NamedTuple):
+    """What every line-search iteration reads: the objective along ``d`` and the start."""
 
-    # -- bracketing ---------------------------------------------------------------------
-    def br_cond(s: _Bracketing):
-        return (s.status == 0) & (s.ls_iter < max_ls)
+    obj_func: Callable[[Array], tuple[Array, Array]]
+    d: Array
+    f: Array
+    g: Array
+    gtd: Array
+    c1: float
+    c2: float
+    tolerance_change: float
+    max_ls: Any
+    d_norm: Array
 
-    def br_body(s: _Bracketing):
-        bracket = armijo_fails(s.t, s.f_new) | ((s.ls_iter > 1) & (s.f_new >= s.f_prev))
-        done = ~bracket & curvature_ok(s.gtd_new)
-        bracket = bracket | (~done & (s.gtd_new >= 0))
-        status = jnp.where(bracket, 1, jnp.where(done, 2, 0)).astype(jnp.int32)
 
-        def extrapolate(s: _Bracketing):
-            min_step = s.t + rounded(0.01 * (s.t - s.t_prev))
-            max_step = s.t * 10
-            t_new = cubic_interpolate(s.t_prev, s.f_prev, s.gtd_prev, s.t, s.f_new, s.gtd_new,
-                                      bounds=(min_step, max_step))
-            f_new, g_new = obj_func(t_new)
-            return _Bracketing(t_new, f_new, g_new, dot(g_new, d), s.t, s.f_new, s.g_new, s.gtd_new,
-                               s.ls_iter + 1, s.evals + 1, s.status)
+def _armijo_fails(w: _Search, t: Array, f_new: Array) -> Array:
+    # torch: f_new > (f + c1 * t * gtd); the float f joins a tensor expression
+    pdt = w.d.dtype
+    return f_new.astype(pdt) > w.f.astype(pdt) + rounded(w.c1 * t * w.gtd)
 
-        return lax.cond(status == 0, extrapolate, lambda s: s._replace(status=status), s)
 
-    s = lax.while_loop(br_cond, br_body, _Bracketing(
-        t, f_new, g_new, dot(g_new, d), zero_t, f, g, gtd, zero, one, zero))
+def _curvature_ok(w: _Search, gtd_new: Array) -> Array:
+    return jnp.abs(gtd_new) <= -w.c2 * w.gtd
 
-    # the bracket: [t_prev, t], the single point [t] (done), or [0, t] at the iteration cap
+
+# -- bracketing ---------------------------------------------------------------------------
+def _bracketing(w: _Search, s: _Bracketing) -> Array:
+    return (s.status == 0) & (s.ls_iter < w.max_ls)
+
+
+def _extrapolate(w: _Search, s: _Bracketing) -> _Bracketing:
+    """Stop with a bracket or a point satisfying the conditions, else extrapolate."""
+    bracket = _armijo_fails(w, s.t, s.f_new) | ((s.ls_iter > 1) & (s.f_new >= s.f_prev))
+    done = ~bracket & _curvature_ok(w, s.gtd_new)
+    bracket = bracket | (~done & (s.gtd_new >= 0))
+    status = jnp.where(bracket, 1, jnp.where(done, 2, 0)).astype(jnp.int32)
+
+    def extrapolate(s: _Bracketing) -> _Bracketing:
+        min_step = s.t + rounded(0.01 * (s.t - s.t_prev))
+        t_new = cubic_interpolate(s.t_prev, s.f_prev, s.gtd_prev, s.t, s.f_new, s.gtd_new,
+                                  bounds=(min_step, s.t * 10))
+        f_new, g_new = w.obj_func(t_new)
+        return _Bracketing(t_new, f_new, g_new, dot(g_new, w.d), s.t, s.f_new, s.g_new,
+                           s.gtd_new, s.ls_iter + 1, s.evals + 1, s.status)
+
+    return lax.cond(status == 0, extrapolate, lambda s: s._replace(status=status), s)
+
+
+def _zoom_start(w: _Search, s: _Bracketing) -> _Zoom:
+    """The bracket: ``[t_prev, t]``, the single point ``[t]`` (done), or ``[0, t]`` at the
+    iteration cap."""
     capped = s.status == 0
     b0, bf0, bg0, bgtd0 = _pick(s.status == 2, (s.t, s.f_new, s.g_new, s.gtd_new),
-                                _pick(capped, (zero_t, f, g, gtd),
+                                _pick(capped, (jnp.zeros((), w.d.dtype), w.f, w.g, w.gtd),
                                       (s.t_prev, s.f_prev, s.g_prev, s.gtd_prev)))
     bf = jnp.stack([bf0, s.f_new])
-    z = _Zoom(jnp.stack([b0, s.t]), bf, jnp.stack([bg0, s.g_new]), jnp.stack([bgtd0, s.gtd_new]),
-              jnp.where(bf[0] <= bf[1], 0, 1).astype(jnp.int32), s.status == 2,
-              jnp.zeros((), bool), s.ls_iter, s.evals)
+    return _Zoom(jnp.stack([b0, s.t]), bf, jnp.stack([bg0, s.g_new]),
+                 jnp.stack([bgtd0, s.gtd_new]), jnp.where(bf[0] <= bf[1], 0, 1).astype(jnp.int32),
+                 s.status == 2, jnp.zeros((), bool), s.ls_iter, s.evals)
 
-    # -- zoom ---------------------------------------------------------------------------
-    def zoom_cond(z: _Zoom):
-        too_small = jnp.abs(z.b[1] - z.b[0]) * d_norm < tolerance_change
-        return ~z.done & (z.ls_iter < max_ls) & ~too_small
 
-    def zoom_body(z: _Zoom):
-        b, bf, bg, bgtd, low = z.b, z.bf, z.bg, z.bgtd, z.low
-        high = 1 - low
-        t = cubic_interpolate(b[0], bf[0], bgtd[0], b[1], bf[1], bgtd[1])
-        b_max = jnp.where(b[1] > b[0], b[1], b[0])
-        b_min = jnp.where(b[1] < b[0], b[1], b[0])
-        eps = rounded(0.1 * (b_max - b_min))
-        near_edge = jnp.minimum(b_max - t, t - b_min) < eps
-        move = near_edge & (z.insuf_progress | (t >= b_max) | (t <= b_min))
-        moved = jnp.where(jnp.abs(t - b_max) < jnp.abs(t - b_min), b_max - eps, b_min + eps)
-        t = jnp.where(move, moved, t)
-        insuf_progress = near_edge & ~move
+# -- zoom ---------------------------------------------------------------------------------
+def _zooming(w: _Search, z: _Zoom) -> Array:
+    too_small = jnp.abs(z.b[1] - z.b[0]) * w.d_norm < w.tolerance_change
+    return ~z.done & (z.ls_iter < w.max_ls) & ~too_small
 
-        f_new, g_new = obj_func(t)
-        gtd_new = dot(g_new, d)
-        new = (t, f_new, g_new, gtd_new)
-        at_low = (b[low], bf[low], bg[low], bgtd[low])
 
-        def put(arrs, i, vals):
-            return tuple(a.at[i].set(v) for a, v in zip(arrs, vals))
+def _zoom_point(z: _Zoom) -> tuple[Array, Array]:
+    """The next trial point: cubic interpolation in the bracket, moved away from its ends
+    when too close (torch's ``insuf_progress`` safeguard); ``(t, insuf_progress)``."""
+    b = z.b
+    t = cubic_interpolate(b[0], z.bf[0], z.bgtd[0], b[1], z.bf[1], z.bgtd[1])
+    b_max = jnp.where(b[1] > b[0], b[1], b[0])
+    b_min = jnp.where(b[1] < b[0], b[1], b[0])
+    eps = rounded(0.1 * (b_max - b_min))
+    near_edge = jnp.minimum(b_max - t, t - b_min) < eps
+    move = near_edge & (z.insuf_progress | (t >= b_max) | (t <= b_min))
+    moved = jnp.where(jnp.abs(t - b_max) < jnp.abs(t - b_min), b_max - eps, b_min + eps)
+    return jnp.where(move, moved, t), near_edge & ~move
 
-        arrs = (b, bf, bg, bgtd)
-        worse = armijo_fails(t, f_new) | (f_new >= bf[low])
-        # worse: the new point replaces the high end, and low/high are re-sorted
-        arrs_w = put(arrs, high, new)
-        low_w = jnp.where(arrs_w[1][0] <= arrs_w[1][1], 0, 1).astype(jnp.int32)
-        # better: it becomes the low end (the old low moves to high if the slope says so)
-        done = curvature_ok(gtd_new)
-        flip = ~done & (gtd_new * (b[high] - b[low]) >= 0)
-        arrs_b = put(_pick(flip, put(arrs, high, at_low), arrs), low, new)
-        arrs = _pick(worse, arrs_w, arrs_b)
-        return _Zoom(*arrs, jnp.where(worse, low_w, low), ~worse & done, insuf_progress,
-                     z.ls_iter + 1, z.evals + 1)
 
-    z = lax.while_loop(zoom_cond, zoom_body, z)
-    return z.bf[z.low], z.bg[z.low], z.b[z.low], z.evals
+def _zoom_step(w: _Search, z: _Zoom) -> _Zoom:
+    """Evaluate the next point and shrink the bracket around the low end."""
+    low = z.low
+    high = 1 - low
+    t, insuf_progress = _zoom_point(z)
+    f_new, g_new = w.obj_func(t)
+    gtd_new = dot(g_new, w.d)
+    new = (t, f_new, g_new, gtd_new)
+    arrs = (z.b, z.bf, z.bg, z.bgtd)
+    at_low = tuple(a[low] for a in arrs)
+
+    def put(arrs, i, vals):
+        return tuple(a.at[i].set(v) for a, v in zip(arrs, vals))
+
+    worse = _armijo_fails(w, t, f_new) | (f_new >= z.bf[low])
+    # worse: the new point replaces the high end, and low/high are re-sorted
+    arrs_w = put(arrs, high, new)
+    low_w = jnp.where(arrs_w[1][0] <= arrs_w[1][1], 0, 1).astype(jnp.int32)
+    # better: it becomes the low end (the old low moves to high if the slope says so)
+    done = _curvature_ok(w, gtd_new)
+    flip = ~done & (gtd_new * (z.b[high] - z.b[low]) >= 0)
+    arrs_b = put(_pick(flip, put(arrs, high, at_low), arrs), low, new)
+    b, bf, bg, bgtd = _pick(worse, arrs_w, arrs_b)
+    return _Zoom(b, bf, bg, bgtd, jnp.where(worse, low_w, low), ~worse & done, insuf_progress,
+                 z.ls_iter + 1, z.evals + 1)

@@ -11,6 +11,7 @@ import optax
 
 from ._engine import Rule, build, cast, weight_decay
 from ._validation import check_eps, check_lr, check_min, check_weight_decay
+from .spec import StateSpec
 
 __all__ = ["adagrad"]
 
@@ -30,7 +31,7 @@ def _update(p, g, s, hp, t):
 
 
 RULE = Rule("Adagrad", functools.partial(_init, initial_accumulator_value=0.0), _update,
-            static=("maximize",))
+            static=("maximize",), spec=StateSpec(eager=True))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:

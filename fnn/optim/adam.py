@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from ._engine import Rule, build, cast, is_concrete, lerp, weight_decay
-from ._validation import check, check_betas, check_eps, check_lr, check_weight_decay
+from ._validation import check, check_adam_family
 
 __all__ = ["adam"]
 
@@ -42,11 +42,9 @@ RULE = Rule("Adam", _init, _update, static=("amsgrad", "maximize", "decoupled_we
 
 
 def validate_adam(hp: Mapping[str, Any]) -> None:
-    """torch.optim.Adam's checks, in torch's order."""
-    check_lr(hp["lr"])
-    check_eps(hp["eps"])
-    check_betas(hp["betas"])
-    check_weight_decay(hp["weight_decay"])
+    """torch.optim.Adam's checks, in torch's order: the Adam family's
+    (``check_adam_family``), then Adam's own betas-type check."""
+    check_adam_family(hp)
     b = hp["betas"]
     # torch: both Python floats, or both Tensors (arrays here); a traced value (vmap over
     # one beta) or a schedule cannot be checked and goes with either

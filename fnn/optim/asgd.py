@@ -10,6 +10,7 @@ import optax
 
 from ._engine import Rule, build, cast, find_slots, hyper_dtype, torch_scalar, weight_decay
 from ._validation import check_lr, check_weight_decay
+from .spec import StateSpec
 
 __all__ = ["asgd", "asgd_averaged"]
 
@@ -31,7 +32,8 @@ def _update(p, g, s, hp, t):
     return p, {"eta": new_eta, "mu": new_mu, "ax": ax}
 
 
-RULE = Rule("ASGD", _init, _update, static=("maximize",))
+RULE = Rule("ASGD", _init, _update, static=("maximize",),
+            spec=StateSpec(scalars=("eta", "mu")))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:

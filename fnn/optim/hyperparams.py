@@ -10,69 +10,35 @@ returns a new state::
     state = optim.set_hyperparam(state, "momentum", 0.8, group=1)
 
 These functions find the fnn optimizer state anywhere inside a composite optax state
-(``optax.chain``, ``optax.apply_if_finite``, ...). The default group (parameters that
-matched no ``param_groups`` glob) is the last group. A hyperparameter given to the factory
+(``optax.chain``, ``optax.apply_if_finite``, ...). Groups are numbered as given to the
+factory's ``param_groups``; the default group (the parameters that matched no glob), when
+there is one, is last. A hyperparameter given to the factory
 as a schedule is recomputed from the step count at every update, before it is used: setting
 it has no effect on the updates (the state then holds the value the last update used).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._state_tree import has_param_groups, tree_find, tree_replace
+from .spec import switched_slots
+
 __all__ = ["get_hyperparams", "get_hyperparam", "set_hyperparam", "get_lr", "set_lr", "find_state"]
 
-
-def _is_target(s: Any) -> bool:
-    return hasattr(s, "_fields") and "param_groups" in s._fields
-
-
-def _map_states(state: Any, fn: Callable[[Any], Any]) -> tuple[Any, int]:
-    """Rebuild ``state`` with ``fn`` applied to every fnn optimizer state inside it."""
-    if _is_target(state):
-        return fn(state), 1
-    if hasattr(state, "_fields"):  # another NamedTuple: recurse into its fields
-        n = 0
-        vals = []
-        for v in state:
-            nv, k = _map_states(v, fn)
-            vals.append(nv)
-            n += k
-        return (type(state)(*vals) if n else state), n
-    if isinstance(state, (tuple, list)):
-        n = 0
-        vals = []
-        for v in state:
-            nv, k = _map_states(v, fn)
-            vals.append(nv)
-            n += k
-        return (type(state)(vals) if n else state), n
-    if isinstance(state, dict):
-        n = 0
-        out = {}
-        for key, v in state.items():
-            out[key], k = _map_states(v, fn)
-            n += k
-        return (out if n else state), n
-    return state, 0
+_NOT_FOUND = "no fnn optimizer state (with param_groups) found in this state"
 
 
 def find_state(state: Any) -> Any:
     """The first fnn optimizer state (a NamedTuple with ``param_groups``) inside ``state``."""
-    found = []
-
-    def grab(s):
-        found.append(s)
-        return s
-
-    _map_states(state, grab)
+    found = tree_find(state, has_param_groups)
     if not found:
-        raise ValueError("no fnn optimizer state (with param_groups) found in this state")
+        raise ValueError(_NOT_FOUND)
     return found[0]
 
 
@@ -82,6 +48,11 @@ def get_hyperparams(state: Any) -> list[dict[str, Any]]:
 
 
 def get_hyperparam(state: Any, name: str, group: int | None = None) -> Any:
+    """Hyperparameter ``name`` of one group (``group=i``), or a list with every group's.
+
+    torch: ``optimizer.param_groups[i][name]`` / ``[g[name] for g in
+    optimizer.param_groups]``. Raises ``KeyError`` naming the valid hyperparameters.
+    """
     groups = find_state(state).param_groups
     _check_name(groups, name)
     if group is not None:
@@ -136,35 +107,36 @@ def set_hyperparam(state: Any, name: str, value: Any, group: int | None = None) 
             g = dict(groups[i])
             if name not in g:
                 raise KeyError(f"group {i} has no hyperparameter {name!r}")
-            if name == "momentum":
-                _check_momentum_switch(s, g[name], v, i)
+            _check_switch(s, name, g[name], v, i)
             g[name] = _convert(g[name], v)
             groups[i] = g
         return s._replace(param_groups=tuple(groups))
 
-    new, n = _map_states(state, fn)
+    new, n = tree_replace(state, has_param_groups, fn)
     if n == 0:
-        raise ValueError("no fnn optimizer state (with param_groups) found in this state")
+        raise ValueError(_NOT_FOUND)
     return new
 
 
-def _check_momentum_switch(s: Any, old: Any, new: Any, group: int) -> None:
-    """SGD and RMSprop built with ``momentum=0`` keep no momentum buffer (as torch at that
-    point); torch creates one when momentum is switched on later, fnn cannot add state
-    between steps, so switching it on raises instead of being silently ignored."""
+def _check_switch(s: Any, name: str, old: Any, new: Any, group: int) -> None:
+    """A hyperparameter that was 0 at construction may have left its slot out (SGD's and
+    RMSprop's ``momentum_buffer``: :attr:`fnn.optim.StateSpec.switches`); torch creates
+    the slot lazily when it is switched on later, fnn cannot add state between steps, so
+    switching it on raises instead of being silently ignored."""
     def concrete(x):
         return not isinstance(x, jax.core.Tracer) and np.ndim(x) == 0
-    if not (concrete(old) and concrete(new) and float(old) == 0 and float(new) != 0):
+    slots = switched_slots(name)
+    if not (slots and concrete(old) and concrete(new) and float(old) == 0 and float(new) != 0):
         return
-    slots = jax.tree_util.tree_leaves(
+    held = jax.tree_util.tree_leaves(
         getattr(s, "state", None), is_leaf=lambda x: isinstance(x, dict) and (
             not x or all(not isinstance(v, dict) for v in x.values())))
-    if slots and not any(isinstance(x, dict) and "momentum_buffer" in x for x in slots):
+    if held and not any(isinstance(x, dict) and any(k in x for k in slots) for x in held):
         raise ValueError(
-            f"cannot switch momentum on (group {group}: 0 -> {float(new)}): this optimizer was "
-            "built with momentum=0 and keeps no momentum buffer (torch would create one "
-            "lazily); build it with the momentum you will use, or with momentum=1e-12 -- a "
-            "buffer then exists -- and set it between steps")
+            f"cannot switch {name} on (group {group}: 0 -> {float(new)}): this optimizer was "
+            f"built with {name}=0 and keeps no {' or '.join(slots)} (torch would create one "
+            f"lazily); build it with the {name} you will use, or with {name}=1e-12 -- the "
+            "slot then exists -- and set it between steps")
 
 
 def set_lr(state: Any, lr: Any, group: int | None = None) -> Any:

@@ -16,15 +16,20 @@ are torch's keys; torch's lists ``old_dirs`` (the ``y`` = gradient differences),
     torch old_dirs[i] == state.old_dirs[(state.history_start + i) % history_size]
     for i in range(state.history_len)          # the same for old_stps and ro
 
-torch's scratch list ``al`` is not kept (it is recomputed before every use). The flat
-vectors (``d``, ``prev_flat_grad``, the history rows) concatenate the parameters in
-``jax.tree.leaves`` order (dict keys sorted: the only order that survives ``jax.jit``);
-:mod:`fnn.interop.torch` permutes them to and from torch's ``_gather_flat_grad`` layout
-(the order of ``module.parameters()``).
+torch's scratch list ``al`` is not kept (it is recomputed before every use).
+
+**Flattening order.** The flat vectors (``d``, ``prev_flat_grad``, the history rows)
+concatenate the parameters in ``jax.tree.leaves`` order (dict keys sorted: the only order
+that survives ``jax.jit``, whose outputs rebuild dicts with sorted keys), each raveled
+row-major; torch's ``_gather_flat_grad`` concatenates them in ``module.parameters()``
+order. The iterates do not depend on the order (the algorithm only takes dot products,
+norms and elementwise steps), and :mod:`fnn.interop.torch` permutes the vectors between
+the two layouts when converting state.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -35,9 +40,11 @@ import numpy as np
 import optax
 from jax import lax
 
-from ._engine import hyper_dtype, is_concrete
+from .._check import is_concrete
+from ._engine import hyper_dtype
 from ._line_search import dot, rounded, scalar_loss, strong_wolfe
 from ._validation import check_lr
+from .spec import OptimizerSpec, StateSpec, register
 
 __all__ = ["lbfgs", "LBFGSState"]
 
@@ -75,11 +82,8 @@ class LBFGSState(NamedTuple):
 def ravel(params: PyTree) -> tuple[Array, Callable[[Array], PyTree]]:
     """``(flat, unravel)``: the parameters as one vector, and its inverse.
 
-    The order is ``jax.tree.leaves`` order (dict keys sorted), the one order that survives
-    ``jax.jit`` (whose outputs rebuild dicts with sorted keys); :mod:`fnn.interop.torch`
-    permutes it to torch's parameter order when converting state.
-
-    Leaves are promoted to their common dtype (as ``torch.cat``); ``unravel`` restores
+    The order is described in the module docstring (``jax.tree.leaves`` order). Leaves are
+    promoted to their common dtype (as ``torch.cat``); ``unravel`` restores
     each leaf's shape and dtype.
     """
     leaves, treedef = jax.tree_util.tree_flatten(params)
@@ -87,19 +91,15 @@ def ravel(params: PyTree) -> tuple[Array, Callable[[Array], PyTree]]:
         raise ValueError("lbfgs: got an empty parameter pytree (torch: optimizer got an "
                          "empty parameter list)")
     leaves = [jnp.asarray(leaf) for leaf in leaves]
-    order = list(range(len(leaves)))
     dtype = jnp.result_type(*leaves)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"lbfgs: parameters must be floating point, got {dtype}")
-    flat = jnp.concatenate([leaves[i].ravel().astype(dtype) for i in order])
-    sizes = [leaves[i].size for i in order]
-    offsets = np.cumsum([0, *sizes])
+    flat = jnp.concatenate([leaf.ravel().astype(dtype) for leaf in leaves])
+    offsets = np.cumsum([0, *(leaf.size for leaf in leaves)])
 
     def unravel(v: Array) -> PyTree:
-        out = [None] * len(leaves)
-        for k, i in enumerate(order):
-            piece = v[offsets[k]:offsets[k + 1]]
-            out[i] = piece.reshape(leaves[i].shape).astype(leaves[i].dtype)
+        out = [v[offsets[i]:offsets[i + 1]].reshape(leaf.shape).astype(leaf.dtype)
+               for i, leaf in enumerate(leaves)]
         return jax.tree_util.tree_unflatten(treedef, out)
 
     return flat, unravel
@@ -200,8 +200,8 @@ def lbfgs(
     gradient at ``params``, as :func:`fnn.optim.step` passes them) save the first
     evaluation: without ``value`` it calls ``value_fn``; without ``grad`` it uses
     ``grads``. Returns ``new_params - params``. Everything runs in one
-    ``lax.while_loop``: jit, grad-free, vmap-able. Parameters are flattened in torch's
-    order (see the module docstring for the state and its mapping to torch's).
+    ``lax.while_loop``: jit, grad-free, vmap-able. The module docstring describes the state,
+    its flattening order and its mapping to torch's.
 
     torch: ``torch.optim.LBFGS(params, lr=1, max_iter=20, max_eval=None,
     tolerance_grad=1e-7, tolerance_change=1e-9, history_size=100, line_search_fn=None)``.
@@ -213,6 +213,67 @@ def lbfgs(
     (one iteration per update, no curvature filter, L2 first step) this is torch's
     algorithm.
     """
+    max_iter, max_eval, history_size = _check_args(lr, max_iter, max_eval, history_size,
+                                                   line_search_fn, param_groups)
+    cfg = _Config(max_iter, max_eval, tolerance_grad, tolerance_change, history_size,
+                  line_search_fn)
+
+    def init(params: PyTree) -> LBFGSState:
+        return _init_state(params, lr, history_size)
+
+    def update(updates: PyTree, state: LBFGSState, params: PyTree | None = None, *,
+               value_fn: Callable[[PyTree], Array], value: Any = None, grad: PyTree = None,
+               **extra: Any) -> tuple[PyTree, LBFGSState]:
+        del extra
+        if params is None:
+            raise ValueError("lbfgs needs the current parameters: "
+                             "opt.update(grads, state, params, value_fn=loss_fn)")
+        if not isinstance(state, LBFGSState):
+            raise TypeError(f"lbfgs.update expects the LBFGSState made by its init, "
+                            f"got {type(state).__name__}")
+        x0, unravel = ravel(params)
+        pdt, hdt = x0.dtype, hyper_dtype()
+
+        def evaluate(x: Array) -> tuple[Array, Array]:
+            """torch's ``loss = float(closure()); flat_grad = self._gather_flat_grad()``."""
+            v, gp = jax.value_and_grad(lambda p: scalar_loss(value_fn(p), "lbfgs"))(unravel(x))
+            return v.astype(hdt), ravel(gp)[0].astype(pdt)
+
+        if value is None and grad is None and updates is None:
+            loss0, g0 = evaluate(x0)
+        else:
+            loss0 = scalar_loss(value_fn(params) if value is None else value, "lbfgs").astype(hdt)
+            g0 = ravel(updates if grad is None else grad)[0].astype(pdt)
+        lr_p = state.param_groups[0]["lr"].astype(pdt)
+        c = lax.while_loop(functools.partial(_running, cfg),
+                           functools.partial(_iteration, cfg, evaluate, lr_p),
+                           _start(cfg, state, x0, loss0, g0))
+        deltas = jax.tree_util.tree_map(lambda new, old: (new - old).astype(jnp.asarray(old).dtype),
+                                        unravel(c.x), params)
+        return deltas, _finish(state, c)
+
+    register(update, OptimizerSpec(
+        "LBFGS", StateSpec(step="none"),
+        (dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
+              tolerance_change=tolerance_change, history_size=history_size,
+              line_search_fn=line_search_fn),), ()))
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+class _Config(NamedTuple):
+    """The static arguments of :func:`lbfgs` (``max_eval`` resolved)."""
+
+    max_iter: int
+    max_eval: int
+    tolerance_grad: float
+    tolerance_change: float
+    history_size: int
+    line_search_fn: str | None
+
+
+def _check_args(lr: Any, max_iter: Any, max_eval: Any, history_size: Any,
+                line_search_fn: Any, param_groups: Any) -> tuple[int, int, int]:
+    """torch's checks (and fnn's type checks); ``(max_iter, max_eval, history_size)``."""
     if param_groups:
         raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
     check_lr(lr)
@@ -231,128 +292,110 @@ def lbfgs(
             raise ValueError(f"lbfgs: {name} must be an int >= {lo}, got {v!r}")
     if max_eval is None:
         max_eval = max_iter * 5 // 4
-    max_iter, max_eval, history_size = int(max_iter), int(max_eval), int(history_size)
+    return int(max_iter), int(max_eval), int(history_size)
 
-    def init(params: PyTree) -> LBFGSState:
-        flat, _ = ravel(params)
-        n, pdt, hdt = flat.shape[0], flat.dtype, hyper_dtype()
-        zeros_i = jnp.zeros((), jnp.int32)
-        return LBFGSState(
-            param_groups=({"lr": jnp.asarray(lr, hdt).reshape(())},),
-            func_evals=zeros_i, n_iter=zeros_i,
-            d=jnp.zeros((n,), pdt), t=jnp.zeros((), pdt), H_diag=jnp.ones((), pdt),
-            prev_flat_grad=jnp.zeros((n,), pdt), prev_loss=jnp.zeros((), hdt),
-            old_dirs=jnp.zeros((history_size, n), pdt), old_stps=jnp.zeros((history_size, n), pdt),
-            ro=jnp.zeros((history_size,), pdt), history_start=zeros_i, history_len=zeros_i)
 
-    def update(updates: PyTree, state: LBFGSState, params: PyTree | None = None, *,
-               value_fn: Callable[[PyTree], Array], value: Any = None, grad: PyTree = None,
-               **extra: Any) -> tuple[PyTree, LBFGSState]:
-        del extra
-        if params is None:
-            raise ValueError("lbfgs needs the current parameters: "
-                             "opt.update(grads, state, params, value_fn=loss_fn)")
-        if not isinstance(state, LBFGSState):
-            raise TypeError(f"lbfgs.update expects the LBFGSState made by its init, "
-                            f"got {type(state).__name__}")
-        x0, unravel = ravel(params)
-        pdt, hdt = x0.dtype, hyper_dtype()
-        lr_p = state.param_groups[0]["lr"].astype(pdt)
+def _init_state(params: PyTree, lr: Any, history_size: int) -> LBFGSState:
+    flat, _ = ravel(params)
+    n, pdt, hdt = flat.shape[0], flat.dtype, hyper_dtype()
+    zeros_i = jnp.zeros((), jnp.int32)
+    return LBFGSState(
+        param_groups=({"lr": jnp.asarray(lr, hdt).reshape(())},),
+        func_evals=zeros_i, n_iter=zeros_i,
+        d=jnp.zeros((n,), pdt), t=jnp.zeros((), pdt), H_diag=jnp.ones((), pdt),
+        prev_flat_grad=jnp.zeros((n,), pdt), prev_loss=jnp.zeros((), hdt),
+        old_dirs=jnp.zeros((history_size, n), pdt), old_stps=jnp.zeros((history_size, n), pdt),
+        ro=jnp.zeros((history_size,), pdt), history_start=zeros_i, history_len=zeros_i)
 
-        def evaluate(x: Array) -> tuple[Array, Array]:
-            """torch's ``loss = float(closure()); flat_grad = self._gather_flat_grad()``."""
-            v, gp = jax.value_and_grad(lambda p: scalar_loss(value_fn(p), "lbfgs"))(unravel(x))
-            return v.astype(hdt), ravel(gp)[0].astype(pdt)
 
-        if value is None and grad is None and updates is None:
-            loss0, g0 = evaluate(x0)
-        else:
-            loss0 = scalar_loss(value_fn(params) if value is None else value, "lbfgs").astype(hdt)
-            g0 = ravel(updates if grad is None else grad)[0].astype(pdt)
+Evaluate = Callable[[Array], tuple[Array, Array]]  # x -> (loss, flat gradient)
 
-        def max_abs(v):
-            return jnp.max(jnp.abs(v))
 
-        def direction(c: _Carry) -> tuple[Array, Array, _History]:
-            y = c.g - c.prev_flat_grad
-            s = c.d * c.t
-            ys = dot(y, s)
-            store = ys > 1e-10
-            hist = _append(c.hist, y, s, 1.0 / ys, store)
-            H_diag = jnp.where(store, ys / dot(y, y), c.H_diag)
-            return _two_loop(hist, c.g, H_diag), H_diag, hist
+def _max_abs(v: Array) -> Array:
+    return jnp.max(jnp.abs(v))
 
-        def first_direction(c: _Carry) -> tuple[Array, Array, _History]:
-            return -c.g, jnp.ones((), pdt), c.hist._replace(start=c.hist.start * 0,
-                                                            length=c.hist.length * 0)
 
-        def fixed_step(c: _Carry, t: Array, d: Array, gtd: Array, n_iter_local: Array):
-            x = c.x + t * d
+def _direction(c: _Carry) -> tuple[Array, Array, _History]:
+    """Store the newest ``(y, s)`` pair if ``y.s > 1e-10``, then ``d = -H g``."""
+    y = c.g - c.prev_flat_grad
+    s = c.d * c.t
+    ys = dot(y, s)
+    store = ys > 1e-10
+    hist = _append(c.hist, y, s, 1.0 / ys, store)
+    H_diag = jnp.where(store, ys / dot(y, y), c.H_diag)
+    return _two_loop(hist, c.g, H_diag), H_diag, hist
 
-            def reevaluate(_):
-                loss, g = evaluate(x)
-                return loss, g, max_abs(g) <= tolerance_grad, jnp.ones((), jnp.int32)
 
-            def last(_):  # torch does not re-evaluate on the last iteration
-                return c.loss, c.g, jnp.zeros((), bool), jnp.zeros((), jnp.int32)
+def _first_direction(c: _Carry) -> tuple[Array, Array, _History]:
+    """The first iteration: ``d = -g``, ``H_diag = 1``, the history emptied."""
+    return -c.g, jnp.ones((), c.g.dtype), c.hist._replace(start=c.hist.start * 0,
+                                                          length=c.hist.length * 0)
 
-            loss, g, opt_cond, evals = lax.cond(n_iter_local != max_iter, reevaluate, last, None)
-            return x, g, loss, t, opt_cond, evals
 
-        def wolfe_step(c: _Carry, t: Array, d: Array, gtd: Array, n_iter_local: Array):
-            loss, g, t, evals = strong_wolfe(
-                lambda tt: evaluate(c.x + tt * d), t, d, c.loss, c.g, gtd,
-                tolerance_change=tolerance_change, max_ls=max_eval - c.current_evals)
-            return c.x + t * d, g, loss, t, max_abs(g) <= tolerance_grad, evals
+def _fixed_step(cfg: _Config, evaluate: Evaluate, c: _Carry, t: Array, d: Array,
+                n_iter_local: Array):
+    """``x + t d`` with a fixed ``t``; the loss re-evaluated except on the last iteration."""
+    x = c.x + t * d
 
-        move = fixed_step if line_search_fn is None else wolfe_step
+    def reevaluate(_):
+        loss, g = evaluate(x)
+        return loss, g, _max_abs(g) <= cfg.tolerance_grad, jnp.ones((), jnp.int32)
 
-        def body(c: _Carry) -> _Carry:
-            n_iter_local, n_iter = c.n_iter_local + 1, c.n_iter + 1
-            first = n_iter == 1
-            d, H_diag, hist = lax.cond(first, first_direction, direction, c)
-            prev_flat_grad, prev_loss = c.g, c.loss
-            inv_l1 = 1.0 / jnp.sum(jnp.abs(c.g))
-            t = jnp.where(first, jnp.where(inv_l1 < 1.0, inv_l1 * lr_p, lr_p), lr_p)
-            gtd = dot(c.g, d)
-            no_descent = gtd > -tolerance_change  # torch breaks before moving
+    def last(_):  # torch does not re-evaluate on the last iteration
+        return c.loss, c.g, jnp.zeros((), bool), jnp.zeros((), jnp.int32)
 
-            def moved(_):
-                return move(c, t, d, gtd, n_iter_local)
+    loss, g, opt_cond, evals = lax.cond(n_iter_local != cfg.max_iter, reevaluate, last, None)
+    return x, g, loss, t, opt_cond, evals
 
-            def stay(_):
-                return c.x, c.g, c.loss, t, jnp.zeros((), bool), jnp.zeros((), jnp.int32)
 
-            x, g, loss, t, opt_cond, ls_evals = lax.cond(no_descent, stay, moved, None)
-            current_evals = c.current_evals + ls_evals
-            stop = (no_descent | (n_iter_local == max_iter) | (current_evals >= max_eval)
-                    | opt_cond | (max_abs(d * t) <= tolerance_change)
-                    | (jnp.abs(loss - prev_loss) < tolerance_change))
-            return _Carry(x, g, loss, n_iter_local, current_evals, stop, n_iter,
-                          c.func_evals + ls_evals, d, t, H_diag, prev_flat_grad, prev_loss, hist)
+def _wolfe_step(cfg: _Config, evaluate: Evaluate, c: _Carry, t: Array, d: Array, gtd: Array):
+    """``x + t d`` with ``t`` from the strong-Wolfe line search started at ``t``."""
+    loss, g, t, evals = strong_wolfe(
+        lambda tt: evaluate(c.x + tt * d), t, d, c.loss, c.g, gtd,
+        tolerance_change=cfg.tolerance_change, max_ls=cfg.max_eval - c.current_evals)
+    return c.x + t * d, g, loss, t, _max_abs(g) <= cfg.tolerance_grad, evals
 
-        def cond(c: _Carry) -> Array:
-            return ~c.stop & (c.n_iter_local < max_iter)
 
-        s = state
-        c0 = _Carry(x0, g0, loss0, jnp.zeros((), jnp.int32), jnp.ones((), jnp.int32),
-                    max_abs(g0) <= tolerance_grad, s.n_iter, s.func_evals + 1, s.d, s.t,
-                    s.H_diag, s.prev_flat_grad, s.prev_loss,
-                    _History(s.old_dirs, s.old_stps, s.ro, s.history_start, s.history_len))
-        c = lax.while_loop(cond, body, c0)
-        new_state = LBFGSState(
-            s.param_groups, c.func_evals, c.n_iter, c.d, c.t, c.H_diag, c.prev_flat_grad,
-            c.prev_loss, c.hist.old_dirs, c.hist.old_stps, c.hist.ro, c.hist.start,
-            c.hist.length)
-        new_params = unravel(c.x)
-        deltas = jax.tree_util.tree_map(lambda new, old: (new - old).astype(jnp.asarray(old).dtype),
-                                        new_params, params)
-        return deltas, new_state
+def _iteration(cfg: _Config, evaluate: Evaluate, lr: Array, c: _Carry) -> _Carry:
+    """One iteration of torch's ``for`` loop: direction, step length, move, stop tests."""
+    n_iter_local, n_iter = c.n_iter_local + 1, c.n_iter + 1
+    first = n_iter == 1
+    d, H_diag, hist = lax.cond(first, _first_direction, _direction, c)
+    inv_l1 = 1.0 / jnp.sum(jnp.abs(c.g))
+    t = jnp.where(first, jnp.where(inv_l1 < 1.0, inv_l1 * lr, lr), lr)
+    gtd = dot(c.g, d)
+    no_descent = gtd > -cfg.tolerance_change  # torch breaks before moving
 
-    update.fnn_rule = "LBFGS"  # type: ignore[attr-defined]
-    update.fnn_rule = "LBFGS"  # type: ignore[attr-defined]
-    update.fnn_groups = [dict(lr=lr, max_iter=max_iter, max_eval=max_eval,  # type: ignore[attr-defined]
-                              tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
-                              history_size=history_size, line_search_fn=line_search_fn)]
-    update.fnn_patterns = []  # type: ignore[attr-defined]
-    return optax.GradientTransformationExtraArgs(init, update)
+    def moved(_):
+        if cfg.line_search_fn is None:
+            return _fixed_step(cfg, evaluate, c, t, d, n_iter_local)
+        return _wolfe_step(cfg, evaluate, c, t, d, gtd)
+
+    def stay(_):
+        return c.x, c.g, c.loss, t, jnp.zeros((), bool), jnp.zeros((), jnp.int32)
+
+    x, g, loss, t, opt_cond, ls_evals = lax.cond(no_descent, stay, moved, None)
+    current_evals = c.current_evals + ls_evals
+    stop = (no_descent | (n_iter_local == cfg.max_iter) | (current_evals >= cfg.max_eval)
+            | opt_cond | (_max_abs(d * t) <= cfg.tolerance_change)
+            | (jnp.abs(loss - c.loss) < cfg.tolerance_change))
+    return _Carry(x, g, loss, n_iter_local, current_evals, stop, n_iter,
+                  c.func_evals + ls_evals, d, t, H_diag, c.g, c.loss, hist)
+
+
+def _running(cfg: _Config, c: _Carry) -> Array:
+    return ~c.stop & (c.n_iter_local < cfg.max_iter)
+
+
+def _start(cfg: _Config, s: LBFGSState, x0: Array, loss0: Array, g0: Array) -> _Carry:
+    """The loop's carry before the first iteration (the first evaluation counted)."""
+    return _Carry(x0, g0, loss0, jnp.zeros((), jnp.int32), jnp.ones((), jnp.int32),
+                  _max_abs(g0) <= cfg.tolerance_grad, s.n_iter, s.func_evals + 1, s.d, s.t,
+                  s.H_diag, s.prev_flat_grad, s.prev_loss,
+                  _History(s.old_dirs, s.old_stps, s.ro, s.history_start, s.history_len))
+
+
+def _finish(s: LBFGSState, c: _Carry) -> LBFGSState:
+    return LBFGSState(s.param_groups, c.func_evals, c.n_iter, c.d, c.t, c.H_diag,
+                      c.prev_flat_grad, c.prev_loss, c.hist.old_dirs, c.hist.old_stps,
+                      c.hist.ro, c.hist.start, c.hist.length)

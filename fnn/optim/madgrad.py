@@ -11,6 +11,7 @@ import optax
 from ._engine import Rule, build, cast, is_concrete, weight_decay
 from ._extended import check_positive_lr
 from ._validation import check, check_eps, check_weight_decay, fmt
+from .spec import StateSpec
 
 __all__ = ["madgrad"]
 
@@ -43,7 +44,7 @@ def _update(p, g, s, hp, t):
     return p * cast(1 - ck, p) + cast(ck, p) * z, new
 
 
-RULE = Rule("MADGRAD", _init, _update)
+RULE = Rule("MADGRAD", _init, _update, spec=StateSpec(switches={"momentum": "x0"}))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ import optax
 
 from ._engine import Rule, build, cast, lerp
 from ._validation import check, check_min, check_tensor_lr
+from .spec import StateSpec
 
 __all__ = ["muon", "zeropower_via_newtonschulz"]
 
@@ -65,7 +66,7 @@ def _update(p, g, s, hp, t):
 
 
 RULE = Rule("Muon", _init, _update, static=("nesterov", "ns_steps", "adjust_lr_fn"),
-            sequences=("ns_coefficients",))
+            sequences=("ns_coefficients",), spec=StateSpec(step="none"))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:

@@ -10,6 +10,7 @@ import optax
 
 from ._engine import Rule, build, cast, hyper_dtype, lerp, torch_scalar, weight_decay
 from ._validation import check_adam_family, check_min
+from .spec import StateSpec
 
 __all__ = ["nadam"]
 
@@ -38,7 +39,7 @@ def _update(p, g, s, hp, t):
 
 
 RULE = Rule("NAdam", _init, _update, static=("maximize", "decoupled_weight_decay"),
-            sequences=("betas",))
+            sequences=("betas",), spec=StateSpec(scalars=("mu_product",)))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:

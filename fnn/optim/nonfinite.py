@@ -61,6 +61,7 @@ import optax
 from jax import lax
 
 from .. import _check, _tree
+from ._state_tree import tree_find
 
 __all__ = ["nonfinite_guard", "NonFiniteState", "nonfinite_stats", "check_finite",
            "find_nonfinite_states", "POLICIES"]
@@ -203,21 +204,7 @@ def nonfinite_guard(opt: optax.GradientTransformation, policy: str = "skip", *,
 def find_nonfinite_states(state: Any) -> list[NonFiniteState]:
     """Every :class:`NonFiniteState` inside ``state`` (a composite optax state, a
     ``TrainState``...), outermost first."""
-    found: list[NonFiniteState] = []
-
-    def walk(s: Any) -> None:
-        if isinstance(s, NonFiniteState):
-            found.append(s)
-            walk(s.inner)
-        elif isinstance(s, (tuple, list)):
-            for v in s:
-                walk(v)
-        elif isinstance(s, dict):
-            for v in s.values():
-                walk(v)
-
-    walk(state)
-    return found
+    return tree_find(state, lambda s: isinstance(s, NonFiniteState))
 
 
 def _the_state(state: Any, who: str) -> NonFiniteState:

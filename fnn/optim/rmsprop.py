@@ -10,6 +10,7 @@ import optax
 
 from ._engine import Rule, build, cast, is_concrete, lerp, weight_decay
 from ._validation import check_eps, check_lr, check_min, check_momentum, check_weight_decay
+from .spec import StateSpec
 
 __all__ = ["rmsprop"]
 
@@ -46,7 +47,8 @@ def _update(p, g, s, hp, t):
     return p - cast(lr, p) * g / avg, new
 
 
-RULE = Rule("RMSprop", _init, _update, static=("centered", "maximize"))
+RULE = Rule("RMSprop", _init, _update, static=("centered", "maximize"),
+            spec=StateSpec(switches={"momentum": "momentum_buffer"}))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:

@@ -10,6 +10,7 @@ import optax
 
 from ._engine import Rule, build, cast, is_concrete, weight_decay
 from ._validation import check, check_lr, check_momentum, check_weight_decay
+from .spec import StateSpec
 
 __all__ = ["sgd"]
 
@@ -37,7 +38,8 @@ def _update(p, g, s, hp, t):
     return p - cast(lr, p) * g, s
 
 
-RULE = Rule("SGD", _init, _update, static=("nesterov", "maximize"))
+RULE = Rule("SGD", _init, _update, static=("nesterov", "maximize"),
+            spec=StateSpec(step="none", switches={"momentum": "momentum_buffer"}))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:

@@ -21,6 +21,7 @@ import optax
 
 from ._engine import Rule, build, cast
 from ._validation import check_betas, check_min, check_tensor_lr
+from .spec import StateSpec
 
 __all__ = ["sparse_adam"]
 
@@ -42,7 +43,7 @@ def _update(p, g, s, hp, t):
 
 
 RULE = Rule("SparseAdam", _init, _update, static=("maximize",),
-            sequences=("betas",))
+            sequences=("betas",), spec=StateSpec(step="int"))
 
 
 def _validate(hp: Mapping[str, Any]) -> None:

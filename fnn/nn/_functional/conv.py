@@ -37,6 +37,7 @@ from jax import lax
 from ..._autocast import autocast_op
 from ._conv_cl import conv_channels_first
 from ._window import check_positive, check_rank, ntuple, window_output_size
+from .padding import pad
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"]
 
@@ -93,11 +94,11 @@ def _add_bias(who: str, y: jax.Array, bias: jax.Array | None, n: int) -> jax.Arr
     return y + bias.reshape((-1,) + (1,) * n)
 
 
-def _conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Array | None,
-             stride: IntOrTuple, padding: str | IntOrTuple, dilation: IntOrTuple,
-             groups: int) -> jax.Array:
+def _check_args(n: int, who: str, weight: jax.Array, groups: int, stride: IntOrTuple,
+                dilation: IntOrTuple, layout: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The weight's rank, ``groups``, and ``stride``/``dilation`` as positive ``n``-tuples."""
     if len(weight.shape) != n + 2:
-        raise ValueError(f"{who}: weight must be {n + 2}D (out, in/groups, *kernel), "
+        raise ValueError(f"{who}: weight must be {n + 2}D ({layout}, *kernel), "
                          f"got shape {tuple(weight.shape)}")
     if groups <= 0:
         raise ValueError(f"{who}: groups must be a positive integer, got {groups}")
@@ -105,12 +106,25 @@ def _conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Ar
     dilation = ntuple(dilation, n, "dilation", who)
     check_positive(stride, "stride", who)
     check_positive(dilation, "dilation", who)
+    return stride, dilation
+
+
+def conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Array | None,
+            stride: IntOrTuple, padding: str | IntOrTuple, dilation: IntOrTuple,
+            groups: int, padding_mode: str = "zeros") -> jax.Array:
+    """The ``n``-d convolution behind ``conv{n}d`` and ``Conv{n}d`` (all input checks, once,
+    with ``who`` in the messages). ``padding_mode`` other than ``"zeros"`` pads the input
+    with :func:`pad` (``"reflect"``, ``"replicate"``, ``"circular"``) instead of zeros."""
+    stride, dilation = _check_args(n, who, weight, groups, stride, dilation, "out, in/groups")
     batched = check_conv_input(who, input, weight.shape, groups, n)
     kernel = tuple(weight.shape[2:])
     pads = conv_padding(padding, n, kernel, stride, dilation, who)
     window_output_size(who, input.shape[-n:], kernel, stride, pads, dilation)
     x, weight = _promote(input, weight)
     x = x if batched else x[None]
+    if padding_mode != "zeros":
+        x = pad(x, tuple(v for lo, hi in reversed(pads) for v in (lo, hi)), mode=padding_mode)
+        pads = [(0, 0)] * n
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"{who}: expected bias of shape ({weight.shape[0]},), "
                          f"got {tuple(bias.shape)}")
@@ -123,20 +137,14 @@ def _conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Ar
     return y if batched else y[0]
 
 
-def _conv_transpose_nd(n: int, who: str, input: jax.Array, weight: jax.Array,
-                       bias: jax.Array | None, stride: IntOrTuple, padding: IntOrTuple,
-                       output_padding: IntOrTuple, groups: int, dilation: IntOrTuple) -> jax.Array:
-    if len(weight.shape) != n + 2:
-        raise ValueError(f"{who}: weight must be {n + 2}D (in, out/groups, *kernel), "
-                         f"got shape {tuple(weight.shape)}")
-    if groups <= 0:
-        raise ValueError(f"{who}: groups must be a positive integer, got {groups}")
-    stride = ntuple(stride, n, "stride", who)
-    dilation = ntuple(dilation, n, "dilation", who)
+def conv_transpose_nd(n: int, who: str, input: jax.Array, weight: jax.Array,
+                      bias: jax.Array | None, stride: IntOrTuple, padding: IntOrTuple,
+                      output_padding: IntOrTuple, groups: int, dilation: IntOrTuple) -> jax.Array:
+    """The ``n``-d transposed convolution behind ``conv_transpose{n}d`` and
+    ``ConvTranspose{n}d`` (all input checks, once, with ``who`` in the messages)."""
+    stride, dilation = _check_args(n, who, weight, groups, stride, dilation, "in, out/groups")
     pads = ntuple(padding, n, "padding", who)
     out_pads = ntuple(output_padding, n, "output_padding", who)
-    check_positive(stride, "stride", who)
-    check_positive(dilation, "dilation", who)
     if any(p < 0 for p in pads + out_pads):
         raise ValueError(f"{who}: negative padding is not supported, got padding={pads}, "
                          f"output_padding={out_pads}")
@@ -171,7 +179,7 @@ def conv1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            groups: int = 1) -> jax.Array:
     """1-D convolution, ``torch.nn.functional.conv1d``: input ``(N, C_in, L)`` or ``(C_in, L)``,
     weight ``(C_out, C_in/groups, k)``; ``padding`` an int, a 1-tuple, ``'valid'`` or ``'same'``."""
-    return _conv_nd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
+    return conv_nd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
 
 
 @autocast_op("conv2d")
@@ -180,7 +188,7 @@ def conv2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            groups: int = 1) -> jax.Array:
     """2-D convolution, ``torch.nn.functional.conv2d``: input ``(N, C_in, H, W)`` or
     ``(C_in, H, W)``, weight ``(C_out, C_in/groups, kH, kW)`` (OIHW)."""
-    return _conv_nd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
+    return conv_nd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
 
 
 @autocast_op("conv3d")
@@ -189,7 +197,7 @@ def conv3d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            groups: int = 1) -> jax.Array:
     """3-D convolution, ``torch.nn.functional.conv3d``: input ``(N, C_in, D, H, W)`` or
     ``(C_in, D, H, W)``, weight ``(C_out, C_in/groups, kD, kH, kW)``."""
-    return _conv_nd(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
+    return conv_nd(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
 
 
 @autocast_op("conv_transpose1d")
@@ -200,7 +208,7 @@ def conv_transpose1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None
     """1-D transposed convolution, ``torch.nn.functional.conv_transpose1d`` (argument order
     as torch's). Weight ``(C_in, C_out/groups, k)``; output length
     ``(L - 1)*s - 2p + d*(k - 1) + output_padding + 1``."""
-    return _conv_transpose_nd(1, "conv_transpose1d", input, weight, bias, stride, padding,
+    return conv_transpose_nd(1, "conv_transpose1d", input, weight, bias, stride, padding,
                               output_padding, groups, dilation)
 
 
@@ -212,5 +220,5 @@ def conv_transpose2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None
     """2-D transposed convolution ("deconvolution"), ``torch.nn.functional.conv_transpose2d``.
     Weight ``(C_in, C_out/groups, kH, kW)``; each output size is
     ``(L - 1)*s - 2p + d*(k - 1) + output_padding + 1``."""
-    return _conv_transpose_nd(2, "conv_transpose2d", input, weight, bias, stride, padding,
+    return conv_transpose_nd(2, "conv_transpose2d", input, weight, bias, stride, padding,
                               output_padding, groups, dilation)

@@ -62,8 +62,11 @@ from ._multiplicative import (
     StepLR,
 )
 from ._plateau import ReduceLROnPlateau
+from ._swalr import SWALR
 
 __all__ = ["LRScheduler", "SchedulerState", "get_last_lr", "LambdaLR", "MultiplicativeLR",
            "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR",
            "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR",
-           "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"]
+           "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler",
+           # torch.optim.swa_utils.SWALR, also fnn.optim.swa_utils.SWALR
+           "SWALR"]

@@ -27,8 +27,8 @@ from typing import Any, NamedTuple
 
 import jax
 
-from .._engine import is_concrete
-from ..hyperparams import _is_target, _map_states
+from ..._check import is_concrete
+from .._state_tree import has_param_groups, tree_find, tree_replace
 from ._ops import all_concrete, fl, restore, to_host
 
 __all__ = ["SchedulerState", "LRScheduler", "get_last_lr", "per_group", "Groups"]
@@ -80,13 +80,7 @@ def per_group(name: str, value: Any, n: int) -> list[Any]:
 
 def groups_of(opt_state: Any) -> Groups:
     """The ``param_groups`` of the (first) fnn optimizer state inside ``opt_state``."""
-    found: list[Any] = []
-
-    def grab(s):
-        found.append(s)
-        return s
-
-    _map_states(opt_state, grab)
+    found = tree_find(opt_state, has_param_groups)
     if not found:
         raise ValueError("the scheduler needs an fnn optimizer state (with param_groups), "
                          f"got {type(opt_state).__name__}")
@@ -95,17 +89,8 @@ def groups_of(opt_state: Any) -> Groups:
 
 def with_groups(opt_state: Any, groups: Sequence[dict[str, Any]]) -> Any:
     """``opt_state`` with the param_groups of its (first) fnn optimizer state replaced."""
-    done = []
-
-    def put(s):
-        if done:
-            return s
-        done.append(True)
-        return s._replace(param_groups=tuple(groups))
-
-    if _is_target(opt_state):
-        return put(opt_state)
-    new, _ = _map_states(opt_state, put)
+    new, _ = tree_replace(opt_state, has_param_groups,
+                          lambda s: s._replace(param_groups=tuple(groups)), first_only=True)
     return new
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from ... import _check
-from .._engine import is_concrete
+from ..._check import is_concrete
 from ._base import LRScheduler, lrs_of, write
 from ._ops import INT, cos, fl, floor, is_py, log, safe, where
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ... import _check
-from .._engine import is_concrete
+from ..._check import is_concrete
 from ._base import LRScheduler, check_momentum_support, per_group, set_momentum, write
 from ._ops import cos, fl, floor, where
 

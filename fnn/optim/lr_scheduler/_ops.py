@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._engine import hyper_dtype, is_concrete
+from ..._check import is_concrete
+from .._engine import hyper_dtype
 
 INT = jnp.int32
 
