@@ -53,8 +53,8 @@ LOWER, FLOAT32, PROMOTE, NORM, BANNED = "lower", "float32", "promote", "norm", "
 OP_CATEGORIES: dict[str, tuple[str | None, str | None]] = {
     # matmul-like: the low dtype on both
     "linear": (LOWER, LOWER),
-    "conv1d": (LOWER, LOWER), "conv2d": (LOWER, LOWER), "conv3d": (LOWER, LOWER),
-    "conv_transpose1d": (LOWER, LOWER), "conv_transpose2d": (LOWER, LOWER),
+    # conv1d/2d/3d and conv_transpose1d/2d (torch lists each, and _convolution)
+    "convolution": (LOWER, LOWER),
     "prelu": (LOWER, LOWER),
     "scaled_dot_product_attention": (LOWER, LOWER),
     # composite in torch (its linear/bmm/sdpa are listed): precision scope only

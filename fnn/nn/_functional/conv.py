@@ -109,6 +109,7 @@ def _check_args(n: int, who: str, weight: jax.Array, groups: int, stride: IntOrT
     return stride, dilation
 
 
+@autocast_op("convolution")
 def conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Array | None,
             stride: IntOrTuple, padding: str | IntOrTuple, dilation: IntOrTuple,
             groups: int, padding_mode: str = "zeros") -> jax.Array:
@@ -137,6 +138,7 @@ def conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Arr
     return y if batched else y[0]
 
 
+@autocast_op("convolution")
 def conv_transpose_nd(n: int, who: str, input: jax.Array, weight: jax.Array,
                       bias: jax.Array | None, stride: IntOrTuple, padding: IntOrTuple,
                       output_padding: IntOrTuple, groups: int, dilation: IntOrTuple) -> jax.Array:
@@ -173,7 +175,6 @@ def conv_transpose_nd(n: int, who: str, input: jax.Array, weight: jax.Array,
     return y if batched else y[0]
 
 
-@autocast_op("conv1d")
 def conv1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
            groups: int = 1) -> jax.Array:
@@ -182,7 +183,6 @@ def conv1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
     return conv_nd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
 
 
-@autocast_op("conv2d")
 def conv2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
            groups: int = 1) -> jax.Array:
@@ -191,7 +191,6 @@ def conv2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
     return conv_nd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
 
 
-@autocast_op("conv3d")
 def conv3d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
            stride: IntOrTuple = 1, padding: str | IntOrTuple = 0, dilation: IntOrTuple = 1,
            groups: int = 1) -> jax.Array:
@@ -200,7 +199,6 @@ def conv3d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
     return conv_nd(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
 
 
-@autocast_op("conv_transpose1d")
 def conv_transpose1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
                      stride: IntOrTuple = 1, padding: IntOrTuple = 0,
                      output_padding: IntOrTuple = 0, groups: int = 1,
@@ -212,7 +210,6 @@ def conv_transpose1d(input: jax.Array, weight: jax.Array, bias: jax.Array | None
                               output_padding, groups, dilation)
 
 
-@autocast_op("conv_transpose2d")
 def conv_transpose2d(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None,
                      stride: IntOrTuple = 1, padding: IntOrTuple = 0,
                      output_padding: IntOrTuple = 0, groups: int = 1,
