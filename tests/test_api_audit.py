@@ -190,6 +190,22 @@ LAYERS = [
     Case("nn.Checkpoint", lambda: nn.Checkpoint(lambda x: x), "expected an fnn.nn.Module"),
     Case("nn.checkpoint", lambda: nn.checkpoint(3, v), "expected a callable"),
     Case("nn.checkpoint", lambda: nn.checkpoint(nn.ReLU(), policy="bogus"), "unknown policy"),
+    # recurrent layers (rnn.py)
+    Case("nn.RNNBase", lambda: nn.RNNBase("LSTMX", 3, 4), "Unrecognized RNN mode"),
+    Case("nn.RNN", lambda: nn.RNN(3, 4, nonlinearity="gelu"), "Unknown nonlinearity"),
+    Case("nn.RNN", lambda: nn.RNN(3, 4)(_z(nn.RNN(3, 4)), jnp.ones((5, 2, 2), jnp.float32)),
+         "must be equal to input_size"),
+    Case("nn.LSTM", lambda: nn.LSTM(3, 4, proj_size=4), "proj_size has to be smaller"),
+    Case("nn.LSTM", lambda: nn.LSTM(3, 4)(_z(nn.LSTM(3, 4)), jnp.ones((5, 2, 3), jnp.float32),
+                                          (jnp.ones((1, 3, 4)), jnp.ones((1, 2, 4)))),
+         r"Expected hidden\[0\] size"),
+    Case("nn.GRU", lambda: nn.GRU(3, 4, proj_size=2), "only supported for LSTM"),
+    Case("nn.GRU", lambda: nn.GRU(3, 4, dropout=2.0), "dropout should be a number"),
+    Case("nn.RNNCellBase", lambda: nn.RNNCellBase(3, 0, True, 1), "hidden_size must be greater"),
+    Case("nn.RNNCell", lambda: nn.RNNCell(3, 4, nonlinearity="gelu"), "Unknown nonlinearity"),
+    Case("nn.LSTMCell", lambda: nn.LSTMCell(3, 4)(_z(nn.LSTMCell(3, 4)), jnp.ones((2, 5))),
+         "inconsistent input_size"),
+    Case("nn.GRUCell", lambda: nn.GRUCell("3", 4), "input_size should be of type int"),
 ]
 
 # ---------------------------------------------------------------------- loss modules

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from fnn.interop import torch as interop
@@ -45,6 +46,7 @@ class TorchSequence(torch.nn.Module):
         return torch.cat(outputs, dim=1)
 
 
+@pytest.mark.slow
 def test_time_sequence_prediction_matches_torch(tmp_path):
     steps, length, future = 2, 30, 10
     out = tmp_path / "predict.png"
@@ -119,6 +121,7 @@ def _torch_word_lm(rnn_type, params, corpus, steps, bsz=4, bptt=6, lr=20.0, clip
     return out
 
 
+@pytest.mark.slow
 def test_word_language_model_matches_torch(capsys):
     steps = 4
     for rnn_type in ("LSTM", "GRU"):

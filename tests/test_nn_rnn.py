@@ -21,6 +21,9 @@ from fnn import _tree, nn
 from fnn.interop import torch as interop
 from fnn.nn.utils import rnn as frnn
 
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:LSTM with projections is not supported with oneDNN:UserWarning")
+
 IN, HID, T, B = 3, 4, 5, 2
 TOL = {np.float64: (1e-10, 1e-12), np.float32: (2e-5, 2e-6)}
 CLASSES = {"RNN_TANH": ("RNN", {"nonlinearity": "tanh"}), "RNN_RELU": ("RNN", {"nonlinearity": "relu"}),
@@ -194,6 +197,13 @@ def test_cell_inside_a_user_scan_matches_the_layer():
     np.testing.assert_allclose(c, c2[0], 1e-13)
 
 
+def _shapes(module):
+    """Parameter names and shapes (sorted: eval_shape sorts dict keys), without compiling
+    an initialiser; the order is checked on a real init below."""
+    shapes = jax.eval_shape(module.init, jax.random.key(0))
+    return sorted((k, tuple(v.shape)) for k, v in _tree.named_leaves(shapes))
+
+
 def test_names_shapes_init_and_repr_match_torch():
     for mode in CLASSES:
         for kw in [dict(num_layers=2, bidirectional=True), dict(bias=False, batch_first=True, dropout=0.5,
@@ -206,18 +216,18 @@ def test_names_shapes_init_and_repr_match_torch():
                 name, extra = CLASSES[mode]
                 fm = getattr(nn, name)(IN, HID, **kw, **extra)
                 tm = getattr(torch.nn, name)(IN, HID, **kw, **extra)
-            params = fm.init(jax.random.key(0))
-            assert [(k, tuple(v.shape)) for k, v in _tree.named_leaves(params)] == \
-                [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+            assert _shapes(fm) == sorted((k, tuple(v.shape)) for k, v in tm.state_dict().items())
             assert repr(fm) == repr(tm)
     for name, kw in CELLS:
         fm, tm = getattr(nn, name)(IN, HID, **kw), getattr(torch.nn, name)(IN, HID, **kw)
         assert repr(fm) == repr(tm)
-        assert [(k, tuple(v.shape)) for k, v in _tree.named_leaves(fm.init(jax.random.key(0)))] == \
-            [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+        assert _shapes(fm) == sorted((k, tuple(v.shape)) for k, v in tm.state_dict().items())
     # U(-1/sqrt(H), 1/sqrt(H)) for every parameter
     from layer_parity import check_uniform
-    p = nn.LSTM(8, 64, num_layers=2, proj_size=16).init(jax.random.key(3), jnp.float64)
+    p = nn.LSTM(8, 64, num_layers=2, proj_size=16, bidirectional=True).init(jax.random.key(3),
+                                                                             jnp.float64)
+    t_keys = list(torch.nn.LSTM(8, 64, num_layers=2, proj_size=16, bidirectional=True).state_dict())
+    assert [k for k, _ in _tree.named_leaves(p)] == t_keys  # torch's order
     for v in jax.tree.leaves(p):
         check_uniform(v, 1 / 8) if v.size >= 1000 else None
     check_uniform(np.concatenate([np.ravel(v) for v in jax.tree.leaves(p)]), 1 / 8)
@@ -272,7 +282,7 @@ def test_dropout_statistics_and_eval_mode():
         rnn = nn.RNN(HID, HID, num_layers=2, nonlinearity="relu", bias=False, dropout=0.3)
     p = rnn.init(jax.random.key(0), jnp.float64)
     p = dict(p, weight_ih_l1=jnp.eye(HID), weight_hh_l1=jnp.zeros((HID, HID)))
-    x = jnp.abs(jax.random.normal(jax.random.key(1), (50, 64, HID), jnp.float64))
+    x = jnp.abs(jax.random.normal(jax.random.key(1), (20, 64, HID), jnp.float64))
     p["weight_ih_l0"] = jnp.abs(p["weight_ih_l0"])
     p["weight_hh_l0"] = jnp.abs(p["weight_hh_l0"])
     clean = np.asarray(jax.jit(lambda p: rnn(p, x)[0])(p))     # eval mode: no dropout
@@ -281,7 +291,7 @@ def test_dropout_statistics_and_eval_mode():
     assert not np.allclose(a, b)
     np.testing.assert_array_equal(run(jax.random.key(1)), a)
     frac = float(np.mean(a == 0))
-    assert abs(frac - 0.3) < 0.02, frac
+    assert abs(frac - 0.3) < 0.025, frac  # 5120 draws: 4 standard errors
     kept = a != 0
     np.testing.assert_allclose(a[kept], clean[kept] / 0.7, 1e-12)
     with pytest.raises(ValueError, match="needs randomness"):
@@ -341,3 +351,23 @@ def test_bad_input_raises_torch_messages():
         cell(cp, jnp.zeros((B, IN)), (jnp.zeros((3, HID)), jnp.zeros((3, HID))))
     with pytest.raises(ValueError, match=r"GRUCell: Expected input to be 1D or 2D, got 3D instead"):
         nn.GRUCell(IN, HID)(None, jnp.zeros((1, B, IN)))
+
+
+def test_forward_mode_and_hessian_vector_products_work():
+    """Plain lax.scan autodiff: jvp of grad (AdaHessian's Hessian-vector product) works."""
+    lstm = nn.LSTM(IN, HID)
+    p = lstm.init(jax.random.key(0), jnp.float64)
+    v = jax.tree.map(lambda a: jnp.ones_like(a) * 0.1, p)
+    x = jax.random.normal(jax.random.key(1), (T, B, IN), jnp.float64)
+    grad = jax.grad(lambda p: jnp.sum(lstm(p, x)[0] ** 2))
+    eps = 1e-5
+
+    @jax.jit
+    def both(p, v):
+        hvp = jax.jvp(grad, (p,), (v,))[1]
+        plus, minus = (grad(jax.tree.map(lambda a, b, s=s: a + s * eps * b, p, v)) for s in (1, -1))
+        return hvp, jax.tree.map(lambda a, b: (a - b) / (2 * eps), plus, minus)
+
+    hvp, fd = both(p, v)
+    for a, b in zip(jax.tree.leaves(hvp), jax.tree.leaves(fd)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)

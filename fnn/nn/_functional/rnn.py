@@ -102,6 +102,47 @@ def cell(mode: str, x: jax.Array, h: jax.Array, c: jax.Array | None, w_ih: jax.A
     return _update(mode, _affine(x, w_ih, b_ih), _affine(h, w_hh, b_hh), h, c)
 
 
+def _per_direction(h: jax.Array, w: jax.Array) -> jax.Array:
+    """``h[d] @ w[d].T`` for each direction ``d`` (one plain matrix product when ``D = 1``)."""
+    if w.shape[0] == 1:
+        return (h[0] @ w[0].T)[None]
+    return jnp.einsum("dbh,dgh->dbg", h, w)
+
+
+def _hidden(h: jax.Array, w_hh: jax.Array, b_hh: jax.Array | None) -> jax.Array:
+    gh = _per_direction(h, w_hh)
+    return gh if b_hh is None else gh + b_hh[:, None, :]
+
+
+def _cell_out(mode: str, gi_t: jax.Array, gh_t: jax.Array, h: jax.Array, c: jax.Array | None,
+              w_hr: jax.Array | None, m_t: jax.Array | None) -> tuple[Any, Any, jax.Array]:
+    """One step after the hidden projection: the next ``(h, c)`` (kept where the mask is
+    off) and the step's output (zero where the mask is off)."""
+    h_new, c_new = _update(mode, gi_t, gh_t, h, c)
+    if w_hr is not None:
+        h_new = _per_direction(h_new, w_hr)
+    out = h_new
+    if m_t is not None:
+        h_new = jnp.where(m_t, h_new, h)
+        c_new = None if c is None or c_new is None else jnp.where(m_t, c_new, c)
+        out = jnp.where(m_t, out, jnp.zeros((), out.dtype))
+    return h_new, c_new, out
+
+
+def _recurrence(mode: str, gi: jax.Array, h0: jax.Array, c0: Any, w_hh: jax.Array, b_hh: Any,
+                w_hr: Any, masks: Any) -> tuple[jax.Array, jax.Array, Any]:
+    """The time loop over precomputed input projections ``gi`` ``(T, D, B, G)``: outputs
+    ``(T, D, B, Hout)``, final ``h`` and ``c``. Plain ``lax.scan`` autodiff (no custom VJP,
+    so forward-mode and higher-order derivatives work, as for Hessian-vector products)."""
+    def step(carry, inp):
+        h, c = carry
+        h_new, c_new, out = _cell_out(mode, inp[0], _hidden(h, w_hh, b_hh), h, c, w_hr, inp[1])
+        return (h_new, c_new), out
+
+    (h_n, c_n), out = lax.scan(step, (h0, c0), (gi, masks))
+    return out, h_n, c_n
+
+
 def _scan_layer(mode: str, x: jax.Array, h0: jax.Array, c0: jax.Array | None, w: LayerWeights,
                 mask: jax.Array | None) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     """One layer, all directions at once. ``x`` ``(T, B, F)``, ``h0`` ``(D, B, Hout)``,
@@ -118,23 +159,7 @@ def _scan_layer(mode: str, x: jax.Array, h0: jax.Array, c0: jax.Array | None, w:
     if mask is not None:
         masks = jnp.stack([mask, mask[::-1]][:d], axis=1)[..., None]  # (T, D, B, 1)
 
-    def step(carry, inp):
-        h, c = carry
-        gi_t, m_t = inp
-        gh = jnp.einsum("dbh,dgh->dbg", h, w.w_hh)
-        if w.b_hh is not None:
-            gh = gh + w.b_hh[:, None, :]
-        h_new, c_new = _update(mode, gi_t, gh, h, c)
-        if w.w_hr is not None:
-            h_new = jnp.einsum("dbh,dph->dbp", h_new, w.w_hr)
-        out = h_new
-        if m_t is not None:
-            h_new = jnp.where(m_t, h_new, h)
-            c_new = None if c is None else jnp.where(m_t, c_new, c)
-            out = jnp.where(m_t, out, jnp.zeros((), out.dtype))
-        return (h_new, c_new), out
-
-    (h_n, c_n), out = lax.scan(step, (h0, c0), (gi, masks))  # out (T, D, B, Hout)
+    out, h_n, c_n = _recurrence(mode, gi, h0, c0, w.w_hh, w.b_hh, w.w_hr, masks)
     if d == 2:
         out = jnp.concatenate([out[:, 0], out[::-1, 1]], axis=-1)
     else:
