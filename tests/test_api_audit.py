@@ -744,7 +744,42 @@ for _name in ["ackley", "beale", "booth", "bukin_n6", "easom", "goldstein_price"
     TESTFNS.append(Case(f"testfns.{_name}", (lambda f=getattr(testfns, _name): f("a", 1.0)),
                         "str|array|type"))
 
-CASES = LAYERS + LOSS_MODULES + LOSSES + FUNCTIONAL + INIT + OPTIM + SCHED + DATA + TRAIN + TESTFNS
+# ---------------------------------------------------------------------- attention, Transformers
+_q4 = jnp.ones((1, 2, 3, 4))
+ATTENTION = [
+    Case("F.scaled_dot_product_attention",
+         lambda: F.scaled_dot_product_attention(_q4, _q4, _q4, attn_mask=jnp.ones((4, 3), bool)),
+         "size of tensor"),
+    Case("F.scaled_dot_product_attention",
+         lambda: F.scaled_dot_product_attention(_q4, _q4, _q4, attn_mask=jnp.ones((3, 3), int)),
+         "attn_mask dtype"),
+    Case("F.scaled_dot_product_attention",
+         lambda: F.scaled_dot_product_attention(_q4, _q4, _q4, dropout_p=0.5), "PRNG key"),
+    Case("F.sdpa_path", lambda: F.sdpa_path(_q4, _q4, _q4, dropout_p="x"), "dropout probability"),
+    Case("F.multi_head_attention_forward",
+         lambda: F.multi_head_attention_forward(jnp.ones((3, 2, 4)), jnp.ones((3, 2, 4)),
+                                                jnp.ones((3, 2, 4)), 4, 3, jnp.ones((12, 4)),
+                                                None, None, None, False, 0.0, jnp.ones((4, 4)),
+                                                None), "not divisible"),
+    Case("nn.MultiheadAttention", lambda: nn.MultiheadAttention(6, 4), "divisible"),
+    Case("nn.MultiheadAttention", lambda: nn.MultiheadAttention(4, 2)(
+        _z(nn.MultiheadAttention(4, 2)), jnp.ones((3, 2, 4)), jnp.ones((3, 2, 4)),
+        jnp.ones((3, 2, 4)), key_padding_mask=jnp.ones((5, 3), bool)), "key_padded_mask"),
+    Case("nn.TransformerEncoderLayer", lambda: nn.TransformerEncoderLayer(6, 4), "divisible"),
+    Case("nn.TransformerDecoderLayer", lambda: nn.TransformerDecoderLayer(8, 2, dropout=2.0),
+         "dropout probability"),
+    Case("nn.TransformerEncoder", lambda: nn.TransformerEncoder("layer", 2), "fnn.nn.Module"),
+    Case("nn.TransformerDecoder", lambda: nn.TransformerDecoder(None, 2), "fnn.nn.Module"),
+    Case("nn.Transformer", lambda: nn.Transformer(8, 2, 1, 1, 16)(
+        _z(nn.Transformer(8, 2, 1, 1, 16)), jnp.ones((5, 2, 8)), jnp.ones((4, 3, 8))),
+         "batch number"),
+    Case("nn.RMSNorm", lambda: nn.RMSNorm(-2), "normalized_shape"),
+    Case("nn.RMSNorm", lambda: nn.RMSNorm(3, eps=-1.0), "eps"),
+    Case("F.rms_norm", lambda: F.rms_norm(v, (4,)), "normalized_shape"),
+]
+
+CASES = (LAYERS + LOSS_MODULES + LOSSES + FUNCTIONAL + INIT + OPTIM + SCHED + DATA + TRAIN
+         + TESTFNS + ATTENTION)
 
 
 def _check(case: Case, call: Callable[[], Any]) -> None:

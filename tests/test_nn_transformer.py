@@ -140,9 +140,11 @@ def test_encoder_stack_scan_and_loop_match_torch(scan):
 
 def test_replaced_layer_runs_in_a_loop_and_matches_torch():
     f, t, args = _encoder_pair(num_layers=2, norm_first=False)
-    setattr(f.layers, "1", nn.TransformerEncoderLayer(**{**args, "activation": "gelu"}))
+    f.layers[1] = nn.TransformerEncoderLayer(**{**args, "activation": "gelu"})
     t.layers[1] = torch.nn.TransformerEncoderLayer(**{**args, "activation": "gelu"})
-    assert not f._scannable()
+    assert not f._scannable() and f.layers[1].activation is F.gelu
+    with pytest.raises(TypeError, match="is not an fnn.nn.Module"):
+        f.layers[0] = "layer"
     check_call(f, t, _RNG.standard_normal((2, 5, D)), {}, np.float64)
 
 

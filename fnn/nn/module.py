@@ -329,6 +329,12 @@ class ModuleList(Module):
     def __getitem__(self, idx: int) -> Module:
         return list(self.children())[idx]
 
+    def __setitem__(self, idx: int, m: Module) -> None:
+        """``layers[i] = module`` replaces the ``i``-th submodule (its name stays ``"i"``)."""
+        if not isinstance(m, Module):
+            raise TypeError(f"ModuleList: {type(m).__name__} is not an fnn.nn.Module")
+        setattr(self, str(range(self._fnn_n)[idx]), m)
+
     def __iter__(self) -> Iterator[Module]:
         return self.children()
 

@@ -97,6 +97,7 @@ def sdpa_path(query: jax.Array, key: jax.Array, value: jax.Array, attn_mask: Any
     ``"cudnn"`` (``jax.nn.dot_product_attention(implementation="cudnn")``, GPU, float16/bfloat16),
     ``"xla"`` (``jax.nn.dot_product_attention``'s XLA path, float32/16 on GPU) or
     ``"reference"`` (fnn's own softmax: CPU, float64, float masks, dropout, other layouts)."""
+    _check_p(dropout_p)
     if (dropout_p > 0.0 or query.ndim != 4 or key.shape != value.shape or key.ndim != 4
             or query.shape[0] != key.shape[0] or query.dtype == jnp.float64
             or (attn_mask is not None and attn_mask.dtype != jnp.bool_)
@@ -170,7 +171,10 @@ def scaled_dot_product_attention(query: jax.Array, key: jax.Array, value: jax.Ar
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]
         key, value = jnp.repeat(key, groups, axis=-3), jnp.repeat(value, groups, axis=-3)
-    out, _ = _attend(query, key, value, bmask, bias, scale, True, dropout_p, dropout_key)
+    # only a user mask can empty a row (the causal triangle always keeps key 0): the plain
+    # softmax is enough otherwise
+    out, _ = _attend(query, key, value, bmask, bias, scale, attn_mask is not None, dropout_p,
+                     dropout_key)
     return out
 
 
