@@ -14,9 +14,11 @@ from . import losses, nn, optim
 
 __version__ = "0.1.0"
 __all__ = ["nn", "optim", "losses", "testfns", "explore", "data", "train", "checkpoint",
-           "interop", "parallel", "enable_compilation_cache"]
+           "interop", "parallel", "enable_compilation_cache",
+           # amp (issue 19)
+           "amp", "set_float32_matmul_precision", "get_float32_matmul_precision"]
 
-_LAZY = {"testfns", "explore", "data", "train", "checkpoint", "interop", "parallel"}
+_LAZY = {"testfns", "explore", "data", "train", "checkpoint", "interop", "parallel", "amp"}
 
 
 def __getattr__(name: str) -> Any:
@@ -25,6 +27,9 @@ def __getattr__(name: str) -> Any:
     if name == "enable_compilation_cache":
         from ._cache import enable_compilation_cache
         return enable_compilation_cache
+    if name in ("set_float32_matmul_precision", "get_float32_matmul_precision"):
+        from . import _precision
+        return getattr(_precision, name)
     raise AttributeError(f"module 'fnn' has no attribute {name!r}")
 
 

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _check, parallel
+from . import _check, amp, parallel
 from .data import _check_batch_size, batch_indices
 from .nn.module import Module
 from .optim.nonfinite import find_nonfinite_states, nonfinite_stats
@@ -107,6 +107,7 @@ def as_loss_fn(model_or_loss_fn: Module | LossFn, loss: LossFn | None = None) ->
 # ---------------------------------------------------------------------- one step
 def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
                   loss: LossFn | None = None, *, mesh: Any = None, fsdp: bool = False,
+                  accumulate: int = 1, precision: str = "32",
                   ) -> Callable[[TrainState, Any], tuple[TrainState, Any]]:
     """The pure (un-jitted) training step ``(state, batch) -> (state, loss)``.
 
@@ -125,18 +126,39 @@ def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransfor
     one, and the skips are counted in the optimizer state
     (:func:`fnn.optim.nonfinite_stats`; :func:`fit` reports them per epoch).
 
+    ``accumulate=k``: gradient accumulation, the batch split into ``k`` micro-batches
+    along its first axis, their gradients summed and one optimizer step taken (torch:
+    ``(loss / k).backward()`` per micro-batch, then ``optimizer.step()``): for a mean loss,
+    the step of the whole batch, with the activation memory of one micro-batch. BatchNorm
+    sees each micro-batch (as in torch). ``loss`` is the mean of the micro-batch losses.
+
+    ``precision``: ``"32"``, ``"bf16-mixed"`` (the loss function under
+    :class:`fnn.amp.autocast` with bfloat16) or ``"16-mixed"`` (float16; the loss is
+    multiplied by the scale of the :class:`fnn.amp.GradScaler` whose wrapped optimizer
+    ``opt`` must be: ``opt = amp.GradScaler().wrap(opt)``; :func:`fit` does it for you).
+    Parameters stay float32. The returned loss is unscaled.
+
     ``mesh`` (a ``jax.sharding.Mesh``): run data parallel over it (``fsdp=True``: with
     params and optimizer state sharded), see :func:`fnn.parallel.constrain_step`; place the
     state with :func:`fnn.parallel.shard_state` and the batches with ``shard_batch``.
     """
-    f = as_loss_fn(model_or_loss_fn, loss)
+    f = _with_precision(as_loss_fn(model_or_loss_fn, loss), precision)
     _check.transformation("fnn.train", opt)
+    _check.integer("fnn.train", "accumulate", accumulate, low=1)
 
     def step(state: TrainState, batch: Any) -> tuple[TrainState, Any]:
         key, k_model, k_opt = jax.random.split(state.key, 3)
-        params, opt_state, (value, buffers) = optim_step(
-            opt, f, state.params, state.opt_state, state.buffers, batch, k_model, key=k_opt,
-            has_aux=True)
+        scaled = amp.find_scaled_state(state.opt_state)
+        fs = f if scaled is None else _scaled(f, scaled.scaler.scale)
+        if accumulate == 1:
+            params, opt_state, (value, buffers) = optim_step(
+                opt, fs, state.params, state.opt_state, state.buffers, batch, k_model,
+                key=k_opt, has_aux=True)
+        else:
+            params, opt_state, value, buffers = _accumulated_step(
+                opt, fs, accumulate, state, batch, k_model, k_opt)
+        if scaled is not None:
+            value = value / scaled.scaler.scale
         guards = find_nonfinite_states(opt_state)
         if guards:  # a skipped non-finite step leaves the buffers (BatchNorm stats) alone too
             ok = guards[0].last_finite
@@ -149,11 +171,93 @@ def train_step_fn(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransfor
     return step
 
 
+PRECISIONS = {"32": None, "bf16-mixed": jnp.bfloat16, "16-mixed": jnp.float16}
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"fnn.train: precision must be one of {sorted(PRECISIONS)}, got "
+                         f"{precision!r}")
+
+
+def _with_precision(f: LossFn, precision: str) -> LossFn:
+    """``f`` under :class:`fnn.amp.autocast` for the mixed precisions (Lightning's names)."""
+    _check_precision(precision)
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return f
+
+    def mixed(params, buffers, batch, key):
+        with amp.autocast(dtype=dtype):
+            return f(params, buffers, batch, key)
+
+    return mixed
+
+
+def _scaled(f: LossFn, scale: jax.Array) -> LossFn:
+    """``f`` with its loss multiplied by the GradScaler's ``scale`` (``scaler.scale(loss)``)."""
+    def scaled(params, buffers, batch, key):
+        value, new_buffers = f(params, buffers, batch, key)
+        return value * scale, new_buffers
+    return scaled
+
+
+def _micro_batches(batch: Any, k: int) -> Any:
+    def split(a: jax.Array) -> jax.Array:
+        if a.shape[0] % k:
+            raise ValueError(f"fnn.train: accumulate={k} must divide the batch size, got a "
+                             f"batch of {a.shape[0]}")
+        return a.reshape(k, a.shape[0] // k, *a.shape[1:])
+    return jax.tree.map(split, batch)
+
+
+def _accumulated_value_and_grad(f: LossFn, k: int, params: Any, buffers: Any, batch: Any,
+                                key: jax.Array) -> tuple[tuple[Any, Any], Any]:
+    """``((mean loss, buffers), summed gradients of loss_i / k)`` over ``k`` micro-batches
+    in one ``lax.scan`` (one micro-batch's activations alive at a time)."""
+    micro = _micro_batches(batch, k)
+    keys = jax.random.split(key, k)
+
+    def grad_of(buffers, mb, key):
+        return jax.value_and_grad(lambda p: (lambda v, b: (v / k, b))(*f(p, buffers, mb, key)),
+                                  has_aux=True)(params)
+
+    (v, _), g = jax.eval_shape(grad_of, buffers, jax.tree.map(lambda a: a[0], micro), key)
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), (v, g))
+
+    def body(carry, xs):
+        value, buffers, grads = carry
+        (v, b), g = grad_of(buffers, *xs)
+        return (value + v, b, jax.tree.map(jnp.add, grads, g)), None
+
+    (value, buffers, grads), _ = jax.lax.scan(body, (zeros[0], buffers, zeros[1]),
+                                              (micro, keys))
+    return (value, buffers), grads
+
+
+def _accumulated_step(opt: optax.GradientTransformation, f: LossFn, k: int, state: TrainState,
+                      batch: Any, k_model: jax.Array, k_opt: jax.Array):
+    """:func:`fnn.optim.step` on the accumulated gradients: ``(params, opt_state, loss,
+    buffers)``; closure optimizers get the accumulated loss as their ``value_fn``."""
+    def value_and_grad(p: Any):
+        return _accumulated_value_and_grad(f, k, p, state.buffers, batch, k_model)
+
+    (value, buffers), grads = value_and_grad(state.params)
+    if isinstance(opt, optax.GradientTransformationExtraArgs):
+        updates, opt_state = opt.update(grads, state.opt_state, state.params, value=value,
+                                        grad=grads, value_fn=lambda p: value_and_grad(p)[0][0],
+                                        key=k_opt)
+    else:
+        updates, opt_state = opt.update(grads, state.opt_state, state.params)
+    return optax.apply_updates(state.params, updates), opt_state, value, buffers
+
+
 def make_train_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
                     loss: LossFn | None = None, *, donate: bool = True, mesh: Any = None,
-                    fsdp: bool = False):
+                    fsdp: bool = False, accumulate: int = 1, precision: str = "32"):
     """:func:`train_step_fn` under ``jax.jit``, donating the state (``donate=False`` keeps it)."""
-    return jax.jit(train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp),
+    return jax.jit(train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp,
+                                 accumulate=accumulate, precision=precision),
                    donate_argnums=0 if donate else ())
 
 
@@ -170,14 +274,16 @@ def _scan_rows(step: Callable[[TrainState, Any], tuple[TrainState, Any]], state:
 
 def make_train_steps(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
                      loss: LossFn | None = None, *, donate: bool = True, mesh: Any = None,
-                     fsdp: bool = False):
+                     fsdp: bool = False, accumulate: int = 1, precision: str = "32"):
     """Many steps in one ``lax.scan``: ``(state, data, idx) -> (state, losses)``.
 
     ``idx`` is an ``int`` matrix ``(steps, batch_size)`` (rows from
     :func:`fnn.data.batch_indices`); step ``i`` trains on the batch
     ``jax.tree.map(lambda a: a[idx[i]], data)``. ``data`` stays on the device, whole.
+    ``accumulate``/``precision``: as :func:`train_step_fn`'s.
     """
-    step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
+    step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp,
+                         accumulate=accumulate, precision=precision)
 
     def steps(state: TrainState, data: Any, idx: jax.Array):
         return _scan_rows(step, state, data, idx)
@@ -186,10 +292,12 @@ def make_train_steps(model_or_loss_fn: Module | LossFn, opt: optax.GradientTrans
 
 
 def _make_indexed_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
-                       loss: LossFn | None = None, *, mesh: Any = None, fsdp: bool = False):
+                       loss: LossFn | None = None, *, mesh: Any = None, fsdp: bool = False,
+                       accumulate: int = 1, precision: str = "32"):
     """One jitted, donating step on the batch ``rows`` of device-resident ``data``:
     ``(state, data, rows) -> (state, loss)``."""
-    step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
+    step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp,
+                         accumulate=accumulate, precision=precision)
 
     def one(state: TrainState, data: Any, rows: jax.Array):
         return step(state, _rows(data, rows))
@@ -213,20 +321,25 @@ def _num_samples(data: Any) -> int:
 
 def make_train_epoch(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
                      loss: LossFn | None = None, *, batch_size: int, shuffle: bool = True,
-                     donate: bool = True, mesh: Any = None, fsdp: bool = False):
+                     donate: bool = True, mesh: Any = None, fsdp: bool = False,
+                     accumulate: int = 1, precision: str = "32"):
     """One epoch, jitted, in one ``lax.scan``: ``(state, data) -> (state, batch_losses)``.
 
     The batches are :func:`fnn.data.batch_indices` of the epoch key from
     :func:`next_epoch_key` (``shuffle=False``: in order); the last partial batch is
     dropped, so every step has the same shape. torch: ``for xb, yb in
-    DataLoader(ds, batch_size, shuffle=True, drop_last=True): ...``.
+    DataLoader(ds, batch_size, shuffle=True, drop_last=True): ...``. With
+    ``accumulate=k`` each optimizer step takes ``k`` batches of ``batch_size`` (Lightning's
+    ``accumulate_grad_batches``); ``precision`` as :func:`train_step_fn`'s.
     """
     _check_batch_size(batch_size)
-    step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
+    step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp,
+                         accumulate=accumulate, precision=precision)
 
     def epoch(state: TrainState, data: Any):
         state, perm = next_epoch_key(state)
-        idx = batch_indices(perm if shuffle else None, _num_samples(data), batch_size)
+        idx = batch_indices(perm if shuffle else None, _num_samples(data),
+                            batch_size * accumulate)
         return _scan_rows(step, state, data, idx)
 
     return jax.jit(epoch, donate_argnums=0 if donate else ())
@@ -318,7 +431,7 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
         eval_data: tuple[Any, Any] | None = None, shuffle: bool = True,
         steps_per_call: int = 1, progress: bool = True,
         callback: Callable[[int, TrainState, dict], None] | None = None,
-        mesh: Any = None, fsdp: bool = False,
+        mesh: Any = None, fsdp: bool = False, accumulate: int = 1, precision: str = "32",
         ) -> tuple[TrainState, dict[str, list]]:
     """Train for ``epochs`` epochs with a progress bar; return ``(state, history)``.
 
@@ -336,7 +449,19 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
     ``"step_loss"`` (every step's loss), ``"time"`` (seconds per epoch, the first one
     includes compilation), ``"samples_per_s"``, ``"val_loss"``/``"val_accuracy"``
     with ``eval_data``, and ``"skipped_steps"`` (the total of non-finite steps skipped so
-    far, after each epoch) when ``opt`` is a :func:`fnn.optim.nonfinite_guard`.
+    far, after each epoch) when ``opt`` is a :func:`fnn.optim.nonfinite_guard` or
+    ``precision="16-mixed"``, and ``"loss_scale"`` (the GradScaler's scale after each
+    epoch) with ``precision="16-mixed"``; the bar shows both.
+
+    ``accumulate=k``: each optimizer step accumulates the gradients of ``k`` batches of
+    ``batch_size`` (Lightning's ``accumulate_grad_batches``; the torch idiom of ``k``
+    ``backward()`` calls on ``loss / k``), so an epoch has ``n // (k * batch_size)`` steps.
+    ``precision``: ``"32"`` (default), ``"bf16-mixed"`` (forward and loss under
+    :class:`fnn.amp.autocast` in bfloat16) or ``"16-mixed"`` (float16 with dynamic loss
+    scaling: ``opt`` is wrapped by :meth:`fnn.amp.GradScaler.wrap` and the returned
+    state's optimizer state is the wrapped one; pass it back to ``fit`` with
+    ``precision="16-mixed"`` to continue). Parameters stay float32; evaluation runs in
+    float32.
 
     ``mesh``: train data parallel over its devices (``fsdp=True``: params and optimizer
     state sharded, FSDP/ZeRO-3), the state placed by :func:`fnn.parallel.shard_state` and
@@ -346,12 +471,15 @@ def fit(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation, st
     full data set and gets the same (global) state back.
     """
     _check_fit(model_or_loss_fn, state, epochs, batch_size, steps_per_call, eval_data)
+    _check.integer("fnn.train.fit", "accumulate", accumulate, low=1)
+    opt, state = _with_scaler(opt, state, precision)
     data = jax.tree.map(jnp.asarray, train_data)
     n = _num_samples(data)
+    batch_size *= accumulate            # one optimizer step's samples
     nb = n // batch_size
     batch_indices(None, n, batch_size)  # validates batch_size
     chunk = max(1, min(int(steps_per_call), nb))
-    run = _make_runner(model_or_loss_fn, opt, loss, chunk, mesh, fsdp)
+    run = _make_runner(model_or_loss_fn, opt, loss, chunk, mesh, fsdp, accumulate, precision)
     if mesh is not None:
         data = parallel.replicate(data, mesh)
         state = parallel.shard_state(state, mesh, fsdp=fsdp)
@@ -394,13 +522,15 @@ Runner = Callable[[TrainState, Any, jax.Array, int, int], tuple[TrainState, jax.
 
 
 def _make_runner(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,
-                 loss: LossFn | None, chunk: int, mesh: Any, fsdp: bool) -> Runner:
+                 loss: LossFn | None, chunk: int, mesh: Any, fsdp: bool, accumulate: int,
+                 precision: str) -> Runner:
     """Run the batches ``idx[start:stop]``: one scanned call (``chunk > 1``, ``stop - start
     <= chunk``) or one dispatched call of the jitted step per batch (``chunk == 1``)."""
+    kw = dict(mesh=mesh, fsdp=fsdp, accumulate=accumulate, precision=precision)
     if chunk > 1:
-        steps = make_train_steps(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
+        steps = make_train_steps(model_or_loss_fn, opt, loss, **kw)
         return lambda state, data, idx, start, stop: steps(state, data, idx[start:stop])
-    one = _make_indexed_step(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
+    one = _make_indexed_step(model_or_loss_fn, opt, loss, **kw)
 
     def run(state: TrainState, data: Any, idx: jax.Array, start: int, stop: int):
         pending = []
@@ -425,6 +555,7 @@ def _run_epoch(run: Runner, state: TrainState, data: Any, idx: jax.Array, every:
         if bar is not None:
             post["loss"] = f"{ls.mean():.4g}"
             post["samples/s"] = f"{len(ls) * batch_size / (time.perf_counter() - tc):,.0f}"
+            post.update({k: f"{v[-1]:g}" for k, v in _skips_and_scale(state).items()})
             bar.set_postfix(post, refresh=False)
             bar.update(len(ls))
     return state, np.concatenate(losses)
@@ -445,8 +576,36 @@ def _record_epoch(hist: dict[str, list], epoch: int, ls: np.ndarray, dt: float,
     hist["step_loss"].extend(float(v) for v in ls)
     hist["time"].append(dt)
     hist["samples_per_s"].append(len(ls) * batch_size / dt)
-    if find_nonfinite_states(state.opt_state):
-        hist.setdefault("skipped_steps", []).append(nonfinite_stats(state.opt_state)["skipped"])
+    for k, v in _skips_and_scale(state).items():
+        hist.setdefault(k, []).append(v[-1])
+
+
+def _skips_and_scale(state: TrainState) -> dict[str, list]:
+    """``{"skipped_steps": [total], "loss_scale": [scale]}`` for what ``state`` has: a
+    :func:`fnn.optim.nonfinite_guard` and/or a GradScaler (one host sync)."""
+    out: dict[str, list] = {}
+    scaled = amp.find_scaled_state(state.opt_state)
+    skipped = int(scaled.skipped) if scaled is not None else 0
+    if find_nonfinite_states(state.opt_state) or scaled is not None:
+        if find_nonfinite_states(state.opt_state):
+            skipped += nonfinite_stats(state.opt_state)["skipped"]
+        out["skipped_steps"] = [skipped]
+    if scaled is not None:
+        out["loss_scale"] = [float(scaled.scaler.scale)]
+    return out
+
+
+def _with_scaler(opt: optax.GradientTransformation, state: TrainState, precision: str
+                 ) -> tuple[optax.GradientTransformation, TrainState]:
+    """For ``"16-mixed"``: ``opt`` wrapped by a GradScaler and the state's optimizer state
+    wrapped too (kept as it is when it already is a scaler's)."""
+    _check_precision(precision)
+    if precision != "16-mixed":
+        return opt, state
+    scaler = amp.GradScaler()
+    if not isinstance(state.opt_state, amp.ScaledOptState):
+        state = state._replace(opt_state=scaler.wrap_state(state.opt_state))
+    return scaler.wrap(opt), state
 
 
 def _record_eval(hist: dict[str, list], model: Any, state: TrainState, eval_data: Any,

@@ -183,6 +183,10 @@ LAYERS = [
     Case("nn.named_parameters", lambda: nn.named_parameters([1, 2]), "dict|mapping"),
     Case("nn.num_parameters", lambda: nn.num_parameters("params"), "dict|mapping"),
     Case("nn.summary", lambda: nn.summary(3), "dict|mapping"),
+    # activation checkpointing (issue 19)
+    Case("nn.Checkpoint", lambda: nn.Checkpoint(lambda x: x), "expected an fnn.nn.Module"),
+    Case("nn.checkpoint", lambda: nn.checkpoint(3, v), "expected a callable"),
+    Case("nn.checkpoint", lambda: nn.checkpoint(nn.ReLU(), policy="bogus"), "unknown policy"),
     # recurrent layers (rnn.py)
     Case("nn.RNNBase", lambda: nn.RNNBase("LSTMX", 3, 4), "Unrecognized RNN mode"),
     Case("nn.RNN", lambda: nn.RNN(3, 4, nonlinearity="gelu"), "Unknown nonlinearity"),

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._autocast import autocast_op
 from ._reduction import apply_reduction, check_same_shape, get_reduction, is_concrete
 
 __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy",
@@ -86,6 +87,7 @@ def _weighted_reduce(loss: jax.Array, w: jax.Array, keep: jax.Array, reduction: 
     return jnp.sum(loss) / denom + jnp.where(any_kept, 0, jnp.nan).astype(loss.dtype)
 
 
+@autocast_op("nll_loss")
 def nll_loss(input: jax.Array, target: jax.Array, weight: jax.Array | None = None,
              size_average: bool | None = None, ignore_index: int = -100,
              reduce: bool | None = None, reduction: str = "mean") -> jax.Array:
@@ -106,6 +108,7 @@ def nll_loss(input: jax.Array, target: jax.Array, weight: jax.Array | None = Non
     return _weighted_reduce(loss, w, keep, reduction)
 
 
+@autocast_op("cross_entropy")
 def cross_entropy(input: jax.Array, target: jax.Array, weight: jax.Array | None = None,
                   size_average: bool | None = None, ignore_index: int = -100,
                   reduce: bool | None = None, reduction: str = "mean",
@@ -178,6 +181,7 @@ def _bce_jvp(primals, tangents):
     return _bce(x, y), gx * dx + gy * dy
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input: jax.Array, target: jax.Array, weight: jax.Array | None = None,
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> jax.Array:
@@ -207,6 +211,7 @@ def binary_cross_entropy(input: jax.Array, target: jax.Array, weight: jax.Array 
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input: jax.Array, target: jax.Array,
                                      weight: jax.Array | None = None,
                                      size_average: bool | None = None, reduce: bool | None = None,
@@ -241,6 +246,7 @@ def binary_cross_entropy_with_logits(input: jax.Array, target: jax.Array,
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("soft_margin_loss")
 def soft_margin_loss(input: jax.Array, target: jax.Array, size_average: bool | None = None,
                      reduce: bool | None = None, reduction: str = "mean") -> jax.Array:
     r"""Two-class logistic loss, torch's ``F.soft_margin_loss``:
@@ -252,6 +258,7 @@ def soft_margin_loss(input: jax.Array, target: jax.Array, size_average: bool | N
     return apply_reduction(jax.nn.softplus(-target * input), reduction)
 
 
+@autocast_op("multilabel_soft_margin_loss")
 def multilabel_soft_margin_loss(input: jax.Array, target: jax.Array,
                                 weight: jax.Array | None = None,
                                 size_average: bool | None = None, reduce: bool | None = None,

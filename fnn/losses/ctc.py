@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._autocast import autocast_op
 from ._reduction import apply_reduction, get_reduction, is_concrete
 
 __all__ = ["ctc_loss"]
@@ -89,6 +90,7 @@ def _check_concrete(log_probs, padded, input_lengths, target_lengths, blank) -> 
                          f"blank {blank}, got {sorted(set(vals.tolist()))}")
 
 
+@autocast_op("ctc_loss")
 def ctc_loss(log_probs: jax.Array, targets: jax.Array, input_lengths: jax.Array,
              target_lengths: jax.Array, blank: int = 0, reduction: str = "mean",
              zero_infinity: bool = False) -> jax.Array:

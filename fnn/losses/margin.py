@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._autocast import autocast_op
 from ._reduction import (
     apply_reduction,
     check_same_shape,
@@ -29,6 +30,7 @@ __all__ = ["multi_margin_loss", "multilabel_margin_loss", "hinge_embedding_loss"
            "triplet_margin_with_distance_loss", "pairwise_distance", "cosine_similarity"]
 
 
+@autocast_op("pairwise_distance")
 def pairwise_distance(x1: jax.Array, x2: jax.Array, p: float = 2.0, eps: float = 1e-6,
                       keepdim: bool = False) -> jax.Array:
     r""":math:`\|x_1 - x_2 + \varepsilon\|_p` over the last dim, torch's ``F.pairwise_distance``
@@ -40,6 +42,7 @@ def pairwise_distance(x1: jax.Array, x2: jax.Array, p: float = 2.0, eps: float =
     return safe_norm(d, p, axis=-1, keepdims=keepdim)
 
 
+@autocast_op("cosine_similarity")
 def cosine_similarity(x1: jax.Array, x2: jax.Array, dim: int = 1, eps: float = 1e-8) -> jax.Array:
     r""":math:`\sum (x_1/\max(\|x_1\|, \varepsilon)) (x_2/\max(\|x_2\|, \varepsilon))` along ``dim``,
     torch's ``F.cosine_similarity`` (inputs broadcast). As in torch the norms are clamped
@@ -73,6 +76,7 @@ def _class_index_target(fn: str, input: jax.Array, target: jax.Array) -> None:
             raise IndexError(f"{fn}: target out of range [0, {input.shape[-1]}): {t.tolist()}")
 
 
+@autocast_op("multi_margin_loss")
 def multi_margin_loss(input: jax.Array, target: jax.Array, p: int = 1, margin: float = 1.0,
                       weight: jax.Array | None = None, size_average: bool | None = None,
                       reduce: bool | None = None, reduction: str = "mean") -> jax.Array:
@@ -103,6 +107,7 @@ def multi_margin_loss(input: jax.Array, target: jax.Array, p: int = 1, margin: f
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("multilabel_margin_loss")
 def multilabel_margin_loss(input: jax.Array, target: jax.Array, size_average: bool | None = None,
                            reduce: bool | None = None, reduction: str = "mean") -> jax.Array:
     r"""Multi-label hinge loss, torch's ``F.multilabel_margin_loss``.
@@ -134,6 +139,7 @@ def multilabel_margin_loss(input: jax.Array, target: jax.Array, size_average: bo
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("hinge_embedding_loss")
 def hinge_embedding_loss(input: jax.Array, target: jax.Array, margin: float = 1.0,
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> jax.Array:
@@ -149,6 +155,7 @@ def hinge_embedding_loss(input: jax.Array, target: jax.Array, margin: float = 1.
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(input1: jax.Array, input2: jax.Array, target: jax.Array,
                           margin: float = 0, size_average: bool | None = None,
                           reduce: bool | None = None, reduction: str = "mean") -> jax.Array:
@@ -174,6 +181,7 @@ def cosine_embedding_loss(input1: jax.Array, input2: jax.Array, target: jax.Arra
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(input1: jax.Array, input2: jax.Array, target: jax.Array,
                         margin: float = 0, size_average: bool | None = None,
                         reduce: bool | None = None, reduction: str = "mean") -> jax.Array:
@@ -199,6 +207,7 @@ def _triplet(anchor: jax.Array, positive: jax.Array, negative: jax.Array,
     return apply_reduction(clamp_min0(margin + d_pos - d_neg), reduction)
 
 
+@autocast_op("triplet_margin_loss")
 def triplet_margin_loss(anchor: jax.Array, positive: jax.Array, negative: jax.Array,
                         margin: float = 1.0, p: float = 2, eps: float = 1e-6, swap: bool = False,
                         size_average: bool | None = None, reduce: bool | None = None,
@@ -218,6 +227,7 @@ def triplet_margin_loss(anchor: jax.Array, positive: jax.Array, negative: jax.Ar
                     margin, swap, reduction)
 
 
+@autocast_op("triplet_margin_with_distance_loss")
 def triplet_margin_with_distance_loss(
         anchor: jax.Array, positive: jax.Array, negative: jax.Array, *,
         distance_function: Callable[[jax.Array, jax.Array], jax.Array] | None = None,

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlogy
 
+from .._autocast import autocast_op
 from ._reduction import (
     apply_reduction,
     check_same_shape,
@@ -27,6 +28,7 @@ _KL_MEAN_WARNING = (
     "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
 
 
+@autocast_op("kl_div")
 def kl_div(input: jax.Array, target: jax.Array, size_average: bool | None = None,
            reduce: bool | None = None, reduction: str = "mean",
            log_target: bool = False) -> jax.Array:
@@ -42,7 +44,7 @@ def kl_div(input: jax.Array, target: jax.Array, size_average: bool | None = None
     else:
         red = get_reduction("kl_div", reduction, valid=("none", "batchmean", "mean", "sum"))
         if red == "mean":
-            warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=2)
+            warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=3)
         if red == "batchmean":
             red = "sum"
     check_same_shape("kl_div", input, target)
@@ -57,6 +59,7 @@ def kl_div(input: jax.Array, target: jax.Array, size_average: bool | None = None
     return out
 
 
+@autocast_op("poisson_nll_loss")
 def poisson_nll_loss(input: jax.Array, target: jax.Array, log_input: bool = True,
                      full: bool = False, size_average: bool | None = None, eps: float = 1e-8,
                      reduce: bool | None = None, reduction: str = "mean") -> jax.Array:
@@ -101,6 +104,7 @@ def _gaussian_var(input: jax.Array, var: jax.Array | float) -> jax.Array:
                      f"var {var.shape})")
 
 
+@autocast_op("gaussian_nll_loss")
 def gaussian_nll_loss(input: jax.Array, target: jax.Array, var: jax.Array | float,
                       full: bool = False, eps: float = 1e-6,
                       reduction: str = "mean") -> jax.Array:

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._autocast import autocast_op
 from ._reduction import abs_, apply_reduction, check_same_shape, get_reduction, is_concrete
 
 __all__ = ["l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"]
@@ -39,6 +40,7 @@ def _elementwise(fn: str, input: jax.Array, target: jax.Array, reduction: str,
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("l1_loss")
 def l1_loss(input: jax.Array, target: jax.Array, size_average: bool | None = None,
             reduce: bool | None = None, reduction: str = "mean",
             weight: jax.Array | None = None) -> jax.Array:
@@ -52,6 +54,7 @@ def l1_loss(input: jax.Array, target: jax.Array, size_average: bool | None = Non
                         abs_, weighted_mean_by_sum=True)
 
 
+@autocast_op("mse_loss")
 def mse_loss(input: jax.Array, target: jax.Array, size_average: bool | None = None,
              reduce: bool | None = None, reduction: str = "mean",
              weight: jax.Array | None = None) -> jax.Array:
@@ -76,6 +79,7 @@ def _huber(d: jax.Array, delta: float | jax.Array) -> jax.Array:
     return jnp.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
 
 
+@autocast_op("huber_loss")
 def huber_loss(input: jax.Array, target: jax.Array, reduction: str = "mean", delta: float = 1.0,
                weight: jax.Array | None = None) -> jax.Array:
     r"""Huber loss, torch's ``F.huber_loss`` (Huber 1964, "Robust Estimation of a Location Parameter").
@@ -98,6 +102,7 @@ def _smooth_l1(d: jax.Array, beta: float | jax.Array) -> jax.Array:
     return jnp.where(a < beta, 0.5 * d * d / safe_beta, a - 0.5 * beta)
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input: jax.Array, target: jax.Array, size_average: bool | None = None,
                    reduce: bool | None = None, reduction: str = "mean",
                    beta: float = 1.0) -> jax.Array:

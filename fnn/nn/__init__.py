@@ -73,6 +73,8 @@ _TABLE = {
     "CosineEmbeddingLoss": ".loss", "MarginRankingLoss": ".loss",
     "TripletMarginLoss": ".loss", "TripletMarginWithDistanceLoss": ".loss",
     "PoissonNLLLoss": ".loss", "GaussianNLLLoss": ".loss", "CTCLoss": ".loss",
+    # checkpoint_activations.py (issue 19: activation checkpointing)
+    "checkpoint": ".checkpoint_activations", "Checkpoint": ".checkpoint_activations",
     # attention and Transformers (attention.py, transformer.py, RMSNorm in normalization.py)
     "MultiheadAttention": ".attention", "RMSNorm": ".normalization",
     "TransformerEncoderLayer": ".transformer", "TransformerDecoderLayer": ".transformer",

@@ -56,6 +56,8 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from ..._precision import with_matmul_precision
+
 __all__ = ["conv_channels_first", "conv_channels_last", "IM2COL_MAX_BYTES"]
 
 #: Largest im2col buffer (bytes) built for a tangent/gradient; above it, tap by tap (input
@@ -224,6 +226,7 @@ def conv_channels_last(x: jax.Array, w: jax.Array, b: jax.Array, stride: tuple[i
 
 
 @partial(conv_channels_last.defjvp, symbolic_zeros=True)
+@with_matmul_precision
 def _conv_channels_last_jvp(stride, pads, dilation, groups, primals, tangents):
     x, w, b = primals
     tx, tw, tb = (None if isinstance(t, SymbolicZero) else t for t in tangents)

@@ -19,6 +19,7 @@ import numpy as np
 from jax.scipy.special import erf
 
 from ... import _check
+from ..._autocast import autocast_op
 
 __all__ = ["relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "silu",
            "mish", "sigmoid", "tanh", "hardtanh", "hardsigmoid", "hardswish", "softplus",
@@ -83,6 +84,7 @@ def leaky_relu(input: jax.Array, negative_slope: float = 0.01) -> jax.Array:
     return jnp.where(input > 0, input, input * negative_slope)
 
 
+@autocast_op("prelu")
 def prelu(input: jax.Array, weight: jax.Array) -> jax.Array:
     r""":math:`x` if :math:`x > 0` else :math:`a_c x` (``F.prelu``; He et al. 2015,
     *Delving Deep into Rectifiers*).
@@ -168,6 +170,7 @@ def silu(input: jax.Array) -> jax.Array:
     return input * jax.nn.sigmoid(input)
 
 
+@autocast_op("softplus")
 def softplus(input: jax.Array, beta: float = 1.0, threshold: float = 20.0) -> jax.Array:
     r""":math:`\tfrac1\beta\log(1 + e^{\beta x})`, and :math:`x` where :math:`\beta x >`
     ``threshold`` (torch's linear regime, gradient exactly 1 there) (``F.softplus``)."""
@@ -230,7 +233,7 @@ def hardswish(input: jax.Array) -> jax.Array:
 def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
     if dim is None:
         warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
-                      "Change the call to include dim=X as an argument.", stacklevel=3)
+                      "Change the call to include dim=X as an argument.", stacklevel=4)
         return 0 if ndim in (0, 1, 3) else 1
     _check.integer(name, "dim", dim)
     if not -max(ndim, 1) <= dim < max(ndim, 1):
@@ -238,6 +241,7 @@ def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
     return dim
 
 
+@autocast_op("softmax")
 def softmax(input: jax.Array, dim: int | None = None, dtype=None) -> jax.Array:
     r""":math:`e^{x_i} / \sum_j e^{x_j}` along ``dim`` (``F.softmax``). ``dtype`` casts the input
     first; ``dim=None`` uses torch's deprecated implicit choice (0 for 0/1/3-D, else 1)."""
@@ -246,6 +250,7 @@ def softmax(input: jax.Array, dim: int | None = None, dtype=None) -> jax.Array:
     return jax.nn.softmax(input, axis=_softmax_dim("softmax", input.ndim, dim))
 
 
+@autocast_op("log_softmax")
 def log_softmax(input: jax.Array, dim: int | None = None, dtype=None) -> jax.Array:
     r""":math:`x_i - \log\sum_j e^{x_j}` along ``dim`` (``F.log_softmax``), computed stably."""
     if dtype is not None:

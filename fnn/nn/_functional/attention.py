@@ -12,6 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ..._autocast import autocast_op
 from .dropout import _check_p, dropout
 from .linear import linear
 
@@ -121,6 +122,7 @@ def _fused(query, key, value, mask, is_causal, scale, implementation):
     return out
 
 
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(query: jax.Array, key: jax.Array, value: jax.Array,
                                  attn_mask: jax.Array | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None,
@@ -303,6 +305,7 @@ def _merged_masks(query, key_padding_mask, attn_mask, need_weights, is_causal):
     return canonical_mask(attn_mask, "attn_mask", query.dtype), kpm, False
 
 
+@autocast_op("multi_head_attention_forward")
 def multi_head_attention_forward(
         query: jax.Array, key: jax.Array, value: jax.Array, embed_dim_to_check: int,
         num_heads: int, in_proj_weight: jax.Array | None, in_proj_bias: jax.Array | None,

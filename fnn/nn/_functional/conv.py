@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..._autocast import autocast_op
 from ._conv_cl import conv_channels_first
 from ._window import check_positive, check_rank, ntuple, window_output_size
 from .padding import pad
@@ -109,6 +110,7 @@ def _check_args(n: int, who: str, weight: jax.Array, groups: int, stride: IntOrT
     return stride, dilation
 
 
+@autocast_op("convolution")
 def conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Array | None,
             stride: IntOrTuple, padding: str | IntOrTuple, dilation: IntOrTuple,
             groups: int, padding_mode: str = "zeros") -> jax.Array:
@@ -137,6 +139,7 @@ def conv_nd(n: int, who: str, input: jax.Array, weight: jax.Array, bias: jax.Arr
     return y if batched else y[0]
 
 
+@autocast_op("convolution")
 def conv_transpose_nd(n: int, who: str, input: jax.Array, weight: jax.Array,
                       bias: jax.Array | None, stride: IntOrTuple, padding: IntOrTuple,
                       output_padding: IntOrTuple, groups: int, dilation: IntOrTuple) -> jax.Array:

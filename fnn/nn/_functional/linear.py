@@ -5,9 +5,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ..._autocast import autocast_op
+
 __all__ = ["linear", "bilinear"]
 
 
+@autocast_op("linear")
 def linear(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None) -> jax.Array:
     r""":math:`y = x W^\top + b`, torch's ``F.linear`` (``weight`` is ``(out_features, in_features)``)."""
     if weight.ndim not in (1, 2):
@@ -25,6 +28,7 @@ def linear(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None) -
     return y if bias is None else y + bias
 
 
+@autocast_op("bilinear")
 def bilinear(input1: jax.Array, input2: jax.Array, weight: jax.Array,
              bias: jax.Array | None = None) -> jax.Array:
     r""":math:`y_k = x_1^\top A_k x_2 + b_k`, torch's ``F.bilinear`` (weight ``(out, in1, in2)``)."""

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
+from ..._autocast import autocast_op
+
 __all__ = ["batch_norm", "layer_norm", "group_norm", "rms_norm"]
 
 
@@ -33,6 +35,7 @@ def _normalize(x: jax.Array, axes: tuple[int, ...], eps: float) -> tuple[jax.Arr
     return (x - mean) * jax.lax.rsqrt(var + eps), mean, var
 
 
+@autocast_op("batch_norm")
 def batch_norm(input: jax.Array, running_mean: jax.Array | None, running_var: jax.Array | None,
                weight: jax.Array | None = None, bias: jax.Array | None = None,
                training: bool = False, momentum: float | jax.Array = 0.1,
@@ -88,6 +91,7 @@ def batch_norm(input: jax.Array, running_mean: jax.Array | None, running_var: ja
     return out, new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
 
 
+@autocast_op("layer_norm")
 def layer_norm(input: jax.Array, normalized_shape: int | Sequence[int],
                weight: jax.Array | None = None, bias: jax.Array | None = None,
                eps: float = 1e-5) -> jax.Array:
@@ -100,6 +104,7 @@ def layer_norm(input: jax.Array, normalized_shape: int | Sequence[int],
     return _affine(y, weight, bias, shape)
 
 
+@autocast_op("group_norm")
 def group_norm(input: jax.Array, num_groups: int, weight: jax.Array | None = None,
                bias: jax.Array | None = None, eps: float = 1e-5) -> jax.Array:
     r"""Normalize each of ``num_groups`` groups of channels (dim 1) per sample
@@ -139,6 +144,7 @@ def _trailing(input: jax.Array, normalized_shape: int | Sequence[int], who: str,
     return shape, tuple(range(input.ndim - k, input.ndim))
 
 
+@autocast_op("rms_norm")
 def rms_norm(input: jax.Array, normalized_shape: int | Sequence[int],
              weight: jax.Array | None = None, eps: float | None = None) -> jax.Array:
     r"""Root-mean-square normalization over the trailing ``normalized_shape`` dims

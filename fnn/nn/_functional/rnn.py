@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..._autocast import autocast_op, cast_for
 from .dropout import dropout as _dropout
 
 __all__ = ["MODES", "num_gates", "cell", "recurrent", "layer_weights"]
@@ -87,10 +88,12 @@ def _update(mode: str, gi: jax.Array, gh: jax.Array, h: jax.Array,
 
 
 def _affine(x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
+    x, w, b = cast_for("linear", x, w, b)     # a cell under CPU autocast: torch's `linear`
     y = x @ w.T
     return y if b is None else y + b
 
 
+@autocast_op("rnn_cell")
 def cell(mode: str, x: jax.Array, h: jax.Array, c: jax.Array | None, w_ih: jax.Array,
          w_hh: jax.Array, b_ih: jax.Array | None = None,
          b_hh: jax.Array | None = None) -> tuple[jax.Array, jax.Array | None]:
@@ -164,6 +167,7 @@ def _scan_layer(mode: str, x: jax.Array, h0: jax.Array, c0: jax.Array | None, w:
     return out, h_n, c_n
 
 
+@autocast_op("rnn_layer")
 def recurrent(mode: str, params: dict[str, Any], x: jax.Array, h0: jax.Array,
               c0: jax.Array | None, *, num_layers: int, bidirectional: bool,
               lengths: jax.Array | None = None, dropout: float = 0.0, training: bool = False,
