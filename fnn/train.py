@@ -178,7 +178,11 @@ def make_train_steps(model_or_loss_fn: Module | LossFn, opt: optax.GradientTrans
     ``jax.tree.map(lambda a: a[idx[i]], data)``. ``data`` stays on the device, whole.
     """
     step = train_step_fn(model_or_loss_fn, opt, loss, mesh=mesh, fsdp=fsdp)
-    return jax.jit(functools.partial(_scan_rows, step), donate_argnums=0 if donate else ())
+
+    def steps(state: TrainState, data: Any, idx: jax.Array):
+        return _scan_rows(step, state, data, idx)
+
+    return jax.jit(steps, donate_argnums=0 if donate else ())
 
 
 def _make_indexed_step(model_or_loss_fn: Module | LossFn, opt: optax.GradientTransformation,

@@ -148,10 +148,12 @@ def strong_wolfe(obj_func: Callable[[Array], tuple[Array, Array]], t: Array, d: 
                 jnp.max(jnp.abs(d)))
     t = jnp.asarray(t, d.dtype)
     f_new, g_new = obj_func(t)
+    zero_t = jnp.zeros((), d.dtype)
+    one = jnp.ones((), jnp.int32)
     zero = jnp.zeros((), jnp.int32)
     s = lax.while_loop(functools.partial(_bracketing, w), functools.partial(_extrapolate, w),
-                       _Bracketing(t, f_new, g_new, dot(g_new, d), jnp.zeros((), d.dtype), f,
-                                   g, gtd, zero, zero + 1, zero))
+                       _Bracketing(t, f_new, g_new, dot(g_new, d), zero_t, f, g, gtd, zero, one,
+                                   zero))
     z = lax.while_loop(functools.partial(_zooming, w), functools.partial(_zoom_step, w),
                        _zoom_start(w, s))
     return z.bf[z.low], z.bg[z.low], z.b[z.low], z.evals
