@@ -75,10 +75,10 @@ class GPT(nn.Module):
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab, bias=False)
 
-    def init(self, key, dtype=jnp.float32):
+    def init(self, key, *example, dtype=None):
         """GPT-2's initialisation: every matrix N(0, 0.02), biases zero, norms one (so the
         layers also differ, unlike the copies ``TransformerEncoder`` starts from)."""
-        params = super().init(key, dtype)
+        params = super().init(key, *example, dtype=dtype)
         leaves, treedef = jax.tree.flatten(params)
         keys = jax.random.split(key, len(leaves))
         leaves = [0.02 * jax.random.normal(k, a.shape, a.dtype) if a.ndim == 2 else a

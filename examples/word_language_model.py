@@ -124,9 +124,10 @@ class RNNModel(nn.Module):
         self.tie_weights = tie_weights
         self.rnn_type, self.nhid, self.nlayers = rnn_type, nhid, nlayers
 
-    def init(self, key, dtype=jnp.float32):
+    def init(self, key, *example, dtype=None):
         """torch's init plus ``init_weights``: embedding and decoder U(-0.1, 0.1), bias 0."""
-        params = super().init(key, dtype)
+        params = super().init(key, *example, dtype=dtype)
+        dtype = params["encoder"]["weight"].dtype
         k_enc, k_dec = jax.random.split(jax.random.fold_in(key, 1))
         initrange = 0.1
         params["encoder"]["weight"] = jax.random.uniform(
